@@ -1,0 +1,63 @@
+namespace Aof.Core
+
+open System
+open System.Text
+
+/// Byte strings are Redis's only scalar: keys, values and arguments are all `byte[]`, compared by content.
+module Bytes =
+    let empty: byte[] = [||]
+
+    let inline ofString (s: string) : byte[] = Encoding.UTF8.GetBytes s
+
+    /// Lossless for ASCII; other bytes are decoded as Latin-1 so every byte survives a round trip.
+    let toString (b: byte[]) : string = Encoding.Latin1.GetString b
+
+    let equal (a: byte[]) (b: byte[]) : bool =
+        obj.ReferenceEquals(a, b) || ReadOnlySpan<byte>(a).SequenceEqual(ReadOnlySpan<byte>(b))
+
+    /// Lexicographic by unsigned byte, shorter first on a common prefix: memcmp order, as Redis sorts.
+    let compare (a: byte[]) (b: byte[]) : int =
+        ReadOnlySpan<byte>(a).SequenceCompareTo(ReadOnlySpan<byte>(b))
+
+    /// Case-insensitive ASCII equality against a lower-case literal (command names and options).
+    let eqLower (literal: string) (b: byte[]) : bool =
+        if b.Length <> literal.Length then
+            false
+        else
+            let mutable ok = true
+            let mutable i = 0
+
+            while ok && i < b.Length do
+                let c = b[i]
+                let c = if c >= 65uy && c <= 90uy then c + 32uy else c
+                ok <- c = byte literal[i]
+                i <- i + 1
+
+            ok
+
+    let toLower (b: byte[]) : string =
+        String(Array.map (fun (c: byte) -> if c >= 65uy && c <= 90uy then char (c + 32uy) else char c) b)
+
+    /// FNV-1a over the bytes, then a final avalanche: deterministic across processes, so iteration and
+    /// SCAN order are reproducible in tests.
+    let hash (b: byte[]) : int =
+        let mutable h = 2166136261u
+
+        for i in 0 .. b.Length - 1 do
+            h <- (h ^^^ uint32 b[i]) * 16777619u
+
+        h <- h ^^^ (h >>> 16)
+        h <- h * 0x85ebca6bu
+        h <- h ^^^ (h >>> 13)
+        h <- h * 0xc2b2ae35u
+        h <- h ^^^ (h >>> 16)
+        int h
+
+/// Byte-string equality for .NET collections keyed by `byte[]`.
+[<Sealed>]
+type BytesComparer() =
+    static member val Instance = BytesComparer()
+
+    interface Collections.Generic.IEqualityComparer<byte[]> with
+        member _.Equals(a, b) = Bytes.equal a b
+        member _.GetHashCode b = Bytes.hash b
