@@ -33,3 +33,29 @@ module Config =
           Hz = 10
           RequirePass = None
           PidFile = None }
+
+    // PLACEHOLDER functions with the signatures the real parser provides.
+    let load (args: string[]) (readFile: string -> Result<string, string>) : Result<Settings * string list, string> =
+        ignore readFile
+        let mutable s = defaults
+        let mutable i = 0
+
+        while i + 1 < args.Length do
+            match args[i] with
+            | "--port" -> s <- { s with Port = int args[i + 1] }
+            | "--requirepass" -> s <- { s with RequirePass = Some args[i + 1] }
+            | "--dir" -> s <- { s with Dir = args[i + 1] }
+            | _ -> ()
+
+            i <- i + 1
+
+        Ok(s, [])
+
+    let get (pattern: string) (s: Settings) : (string * string) list =
+        [ "port", string s.Port; "timeout", string s.Timeout ]
+        |> List.filter (fun (n, _) -> Aof.Core.Glob.isMatch (Aof.Core.Bytes.ofString pattern) (Aof.Core.Bytes.ofString n) true)
+
+    let set (name: string) (value: string) (s: Settings) : Result<Settings, string> =
+        match name with
+        | "timeout" -> Ok { s with Timeout = int value }
+        | _ -> Error(sprintf "ERR Unknown option or number of arguments for CONFIG SET - '%s'" name)

@@ -1,10 +1,20 @@
 namespace Aof.Engine
 
-// PLACEHOLDER: the executor replaces this stub, keeping the API the C# host uses.
+// The executor. Redis's atomicity comes from running one command at a time; here every connection's
+// batch runs under one lock, in arrival order, against an immutable keyspace that is swapped for the next
+// one after each decision. Readers of a snapshot (INFO now, the AOF rewrite later) take the reference and
+// need no lock at all.
+//
+// A batch: for each command, check it, decide it against the current keyspace and the clock, apply its
+// events, write its reply into the connection's output buffer. The host flushes that buffer only after
+// Execute returns, so whatever Execute must make durable first (the AOF issue) happens before any reply of
+// the batch leaves the process.
 
 open System
 open System.Buffers
+open System.Collections.Concurrent
 open System.Collections.Generic
+open System.IO
 open System.Threading
 open Aof.Core
 
@@ -17,73 +27,547 @@ type HostSettings =
       ClientQueryBufferLimit: int64
       Resp: RespLimits }
 
-/// One client connection's state inside the engine (db, MULTI queue, name, auth).
-[<Sealed; AllowNullLiteral>]
-type Session(id: int64) =
-    let killed = new CancellationTokenSource()
-    member _.Id = id
-    /// Set after QUIT, a protocol error, CLIENT KILL or shutdown: the host flushes what was written and closes.
-    member val IsClosing = false with get, set
-    /// Cancelled when the engine wants this connection gone now (CLIENT KILL, timeout, shutdown).
-    member _.Killed = killed.Token
-    member internal _.Kill() = killed.Cancel()
-
 /// The engine: owns the dataset and executes every client's commands one batch at a time.
 [<Sealed; AllowNullLiteral>]
-type Server private (settings: HostSettings) =
+type Server private (initial: Settings, log: Log, configFile: string) =
+    let gate = obj ()
+    let mutable settings = initial
+    let mutable keyspace = Keyspace.create initial.Databases
+    let stats = Stats()
+    let sessions = ConcurrentDictionary<int64, Session>()
     let mutable nextId = 0L
     let shutdown = new CancellationTokenSource()
+    let rng = Random()
+    let startedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
+    let runId = Convert.ToHexString(Security.Cryptography.RandomNumberGenerator.GetBytes 20).ToLowerInvariant()
+    let mutable stopped = 0
+    let mutable timer: Timer = null
+    // instantaneous_ops_per_sec: the mean of the last 16 samples taken by the timer, as Redis does.
+    let opsSamples = Array.zeroCreate<int64> 16
+    let mutable opsIndex = 0
+    let mutable lastSampleMs = startedMs
+    let mutable lastSampleCommands = 0L
+
+    static let epochTicks = DateTime.UnixEpoch.Ticks
+
+    static let nowMicros () = (DateTime.UtcNow.Ticks - epochTicks) / 10L
+
+    let hostSettings (s: Settings) =
+        { Bind = s.Bind
+          Port = s.Port
+          MaxClients = s.MaxClients
+          ClientQueryBufferLimit = s.ClientQueryBufferLimit
+          Resp =
+            { RespLimits.Default with
+                MaxBulkLen = s.ProtoMaxBulkLen } }
+
+    let ctx (micros: int64) =
+        { Now = micros / 1000L
+          NowMicros = micros
+          Random = uint64 (rng.NextInt64())
+          MaxBulkLen = settings.ProtoMaxBulkLen }
+
+    /// Applies facts decided elsewhere (the expiry cycle) and counts them.
+    let applyEvents (events: Event list) =
+        for e in events do
+            keyspace <- Evolve.apply keyspace e
+
+        stats.Dirty <- stats.Dirty + int64 events.Length
+
+    let runData (session: Session) (micros: int64) (cmd: Command) : Reply =
+        let struct (ks, d) = Decide.step (ctx micros) keyspace session.Db cmd
+        keyspace <- ks
+
+        if d.Hits <> 0 then stats.KeyspaceHits <- stats.KeyspaceHits + int64 d.Hits
+        if d.Misses <> 0 then stats.KeyspaceMisses <- stats.KeyspaceMisses + int64 d.Misses
+        if d.Expired <> 0 then stats.ExpiredKeys <- stats.ExpiredKeys + int64 d.Expired
+
+        match d.Events with
+        | [] -> ()
+        | evs -> stats.Dirty <- stats.Dirty + int64 evs.Length
+
+        d.Reply
+
+    let watchedChanged (session: Session) (now: int64) =
+        let mutable changed = false
+
+        for w in session.Watched do
+            let current =
+                match Champ.tryFind w.WKey keyspace.Dbs[w.WDb].Keys with
+                | ValueSome e -> e
+                | ValueNone -> null
+
+            if not (obj.ReferenceEquals(current, w.WEntry)) then changed <- true
+            elif not w.WWasExpired && not (isNull current) && Expiry.isExpired now current then changed <- true
+
+        changed
+
+    let clientLine (s: Session) (nowMs: int64) =
+        sprintf
+            "id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2"
+            s.Id
+            s.Addr
+            s.LAddr
+            (Bytes.toString s.Name)
+            ((nowMs - s.CreatedMs) / 1000L)
+            ((nowMs - s.LastInteractionMs) / 1000L)
+            (if s.InMulti then "x" else "N")
+            s.Db
+            (if s.InMulti then s.Queue.Count else -1)
+            s.LastCommand
+
+    let infoInput (now: int64) =
+        let avg = Array.sum opsSamples / int64 opsSamples.Length
+
+        { Settings = settings
+          Stats = stats
+          Keyspace = keyspace
+          ConnectedClients = sessions.Count
+          StartedMs = startedMs
+          NowMs = now
+          RunId = runId
+          ConfigFile = configFile
+          OpsPerSec = avg }
+
+    let validName (name: byte[]) =
+        name |> Array.forall (fun c -> c > 32uy && c < 127uy)
+
+    let killClients (me: Session) (filters: (string * string) list) : Result<int, Reply> =
+        let mutable skipMe = true
+        let mutable bad = ValueNone
+        let mutable preds: (Session -> bool) list = []
+
+        for (k, v) in filters do
+            match k with
+            | "id" ->
+                match Int64.TryParse v with
+                | true, id when id > 0L -> preds <- (fun s -> s.Id = id) :: preds
+                | _ -> bad <- ValueSome(Reply.Error "ERR client-id should be greater than 0")
+            | "addr" -> preds <- (fun s -> s.Addr = v) :: preds
+            | "laddr" -> preds <- (fun s -> s.LAddr = v) :: preds
+            | "user" -> preds <- (fun _ -> v = "default") :: preds
+            | "type" ->
+                match v.ToLowerInvariant() with
+                | "normal" -> ()
+                | "master"
+                | "replica"
+                | "slave"
+                | "pubsub" -> preds <- (fun _ -> false) :: preds
+                | _ -> bad <- ValueSome(Reply.Error(sprintf "ERR Unknown client type '%s'" v))
+            | "skipme" ->
+                match v.ToLowerInvariant() with
+                | "yes" -> skipMe <- true
+                | "no" -> skipMe <- false
+                | _ -> bad <- ValueSome Reply.syntaxError
+            | "maxage" ->
+                match Int64.TryParse v with
+                | true, age ->
+                    let now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
+                    preds <- (fun s -> (now - s.CreatedMs) / 1000L >= age) :: preds
+                | _ -> bad <- ValueSome Reply.syntaxError
+            | _ -> bad <- ValueSome Reply.syntaxError
+
+        match bad with
+        | ValueSome e -> Error e
+        | ValueNone ->
+            let victims =
+                sessions.Values
+                |> Seq.filter (fun s -> not (skipMe && s.Id = me.Id) && preds |> List.forall (fun p -> p s))
+                |> Seq.toList
+
+            for s in victims do
+                s.Kill()
+
+            Ok victims.Length
+
+    let commandInfo (name: string) (arity: int) =
+        Reply.Array
+            [| Reply.bulkString name
+               Reply.Integer(int64 arity)
+               Reply.emptyArray
+               Reply.zero
+               Reply.zero
+               Reply.zero
+               Reply.emptyArray
+               Reply.emptyArray
+               Reply.emptyArray
+               Reply.emptyArray |]
+
+    let hello (session: Session) version auth name : Reply =
+        match version with
+        | ValueSome v when v <> 2 && v <> 3 -> Reply.Error "NOPROTO unsupported protocol version"
+        | ValueSome 3 -> Reply.Error "NOPROTO unsupported protocol version"
+        | _ ->
+            let authOk =
+                match auth, settings.RequirePass with
+                | ValueNone, _ -> Ok()
+                | ValueSome(user, pass), Some required when user = "default" && pass = required -> Ok()
+                | ValueSome(user, _), None when user = "default" -> Ok()
+                | ValueSome _, _ -> Error(Reply.Error "WRONGPASS invalid username-password pair or user is disabled.")
+
+            match authOk with
+            | Error e -> e
+            | Ok() when auth.IsNone && settings.RequirePass.IsSome && not session.Authenticated ->
+                Reply.Error
+                    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+            | Ok() ->
+                if auth.IsSome then session.Authenticated <- true
+
+                match name with
+                | ValueSome n when not (validName n) -> Reply.Error "ERR Client names cannot contain spaces, newlines or special characters."
+                | _ ->
+                    name |> ValueOption.iter (fun n -> session.Name <- n)
+
+                    Reply.Array
+                        [| Reply.bulkString "server"; Reply.bulkString "redis"
+                           Reply.bulkString "version"; Reply.bulkString Info.version
+                           Reply.bulkString "proto"; Reply.Integer 2L
+                           Reply.bulkString "id"; Reply.Integer session.Id
+                           Reply.bulkString "mode"; Reply.bulkString "standalone"
+                           Reply.bulkString "role"; Reply.bulkString "master"
+                           Reply.bulkString "modules"; Reply.emptyArray |]
+
+    let requestShutdown (why: string) =
+        if not shutdown.IsCancellationRequested then
+            log.Warning why
+
+            try
+                shutdown.Cancel()
+            with _ ->
+                ()
+
+    let rec runControl (session: Session) (micros: int64) (c: Control) : Reply =
+        let now = micros / 1000L
+
+        match c with
+        | Control.Select db ->
+            if db < 0 || db >= Keyspace.databases keyspace then Reply.dbIndexOutOfRange
+            else
+                session.Db <- db
+                Reply.ok
+        | Control.Multi ->
+            if session.InMulti then Reply.Error "ERR MULTI calls can not be nested"
+            else
+                session.InMulti <- true
+                Reply.ok
+        | Control.Exec ->
+            if not session.InMulti then
+                Reply.Error "ERR EXEC without MULTI"
+            elif session.MultiFailed then
+                session.ResetMulti()
+                Reply.Error "EXECABORT Transaction discarded because of previous errors."
+            elif watchedChanged session now then
+                session.ResetMulti()
+                Reply.NilArray
+            else
+                let queued = session.Queue.ToArray()
+                session.ResetMulti()
+
+                let replies =
+                    queued
+                    |> Array.map (fun q ->
+                        match q with
+                        | Error e -> e
+                        | Ok(Request.Data cmd) -> runData session micros cmd
+                        | Ok(Request.Control c) -> runControl session micros c)
+
+                Reply.Array replies
+        | Control.Discard ->
+            if not session.InMulti then Reply.Error "ERR DISCARD without MULTI"
+            else
+                session.ResetMulti()
+                Reply.ok
+        | Control.Watch keys ->
+            if session.InMulti then
+                Reply.Error "ERR WATCH inside MULTI is not allowed"
+            else
+                for k in keys do
+                    let e =
+                        match Champ.tryFind k keyspace.Dbs[session.Db].Keys with
+                        | ValueSome e -> e
+                        | ValueNone -> null
+
+                    session.Watched.Add
+                        { WDb = session.Db
+                          WKey = k
+                          WEntry = e
+                          WWasExpired = not (isNull e) && Expiry.isExpired now e }
+
+                Reply.ok
+        | Control.Unwatch ->
+            session.Watched.Clear()
+            Reply.ok
+        | Control.Info sections -> Reply.bulkString (Info.render sections (infoInput now))
+        | Control.ConfigGet patterns ->
+            let pairs = patterns |> List.collect (fun p -> Config.get p settings) |> List.distinctBy fst
+            Reply.Array [| for (k, v) in pairs do yield Reply.bulkString k; yield Reply.bulkString v |]
+        | Control.ConfigSet pairs ->
+            let folded =
+                pairs
+                |> List.fold (fun acc (k, v) -> acc |> Result.bind (Config.set (k.ToLowerInvariant()) v)) (Ok settings)
+
+            match folded with
+            | Ok s ->
+                settings <- s
+                Reply.ok
+            | Error e -> Reply.Error e
+        | Control.ConfigResetStat ->
+            stats.Reset()
+            Reply.ok
+        | Control.ConfigRewrite -> Reply.Error "ERR The server is running without a config file"
+        | Control.ClientSetName name ->
+            if not (validName name) then
+                Reply.Error "ERR Client names cannot contain spaces, newlines or special characters."
+            else
+                session.Name <- name
+                Reply.ok
+        | Control.ClientGetName -> if session.Name.Length = 0 then Reply.Nil else Reply.Bulk session.Name
+        | Control.ClientId -> Reply.Integer session.Id
+        | Control.ClientInfo -> Reply.bulkString (clientLine session now + "\n")
+        | Control.ClientList ->
+            let lines = sessions.Values |> Seq.sortBy (fun s -> s.Id) |> Seq.map (fun s -> clientLine s now + "\n")
+            Reply.bulkString (String.Concat lines)
+        | Control.ClientKill filters ->
+            match killClients session filters with
+            | Ok n -> Reply.Integer(int64 n)
+            | Error e -> e
+        | Control.ClientKillAddr addr ->
+            match killClients session [ "addr", addr; "skipme", "no" ] with
+            | Ok 0 -> Reply.Error "ERR No such client"
+            | Ok _ -> Reply.ok
+            | Error e -> e
+        | Control.ClientNoEvict -> Reply.ok
+        | Control.CommandCount -> Reply.Integer(int64 Command.all.Length)
+        | Control.CommandList -> Reply.Array [| for (n, a) in Command.all -> commandInfo n a |]
+        | Control.CommandInfo names ->
+            Reply.Array
+                [| for n in names ->
+                       match Command.all |> List.tryFind (fun (c, _) -> c = n) with
+                       | Some(c, a) -> commandInfo c a
+                       | None -> Reply.NilArray |]
+        | Control.CommandDocs names ->
+            let wanted = if names.IsEmpty then Command.all |> List.map fst else names |> List.filter (fun n -> Command.all |> List.exists (fun (c, _) -> c = n))
+            Reply.Array [| for n in wanted do yield Reply.bulkString n; yield Reply.emptyArray |]
+        | Control.Quit ->
+            session.IsClosing <- true
+            Reply.ok
+        | Control.Reset ->
+            session.ResetMulti()
+            session.Db <- 0
+            session.Name <- [||]
+            session.Authenticated <- settings.RequirePass.IsNone
+            Reply.Simple "RESET"
+        | Control.Shutdown _ ->
+            session.IsClosing <- true
+            requestShutdown "User requested shutdown..."
+            Reply.ok
+        | Control.Hello(version, auth, name) -> hello session version auth name
+        | Control.Auth(user, password) ->
+            match settings.RequirePass with
+            | None when user.IsNone ->
+                Reply.Error
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+            | Some required when password = required && (user.IsNone || user = ValueSome "default") ->
+                session.Authenticated <- true
+                Reply.ok
+            | None when user = ValueSome "default" ->
+                session.Authenticated <- true
+                Reply.ok
+            | _ -> Reply.Error "WRONGPASS invalid username-password pair or user is disabled."
+
+    /// Whether a command may run inside MULTI immediately instead of being queued.
+    let runsInsideMulti (c: Control) =
+        match c with
+        | Control.Exec
+        | Control.Discard
+        | Control.Multi
+        | Control.Watch _
+        | Control.Quit
+        | Control.Reset -> true
+        | _ -> false
+
+    let needsAuth (session: Session) (args: byte[][]) =
+        settings.RequirePass.IsSome
+        && not session.Authenticated
+        && (match Command.tryName args with
+            | ValueSome("auth" | "hello" | "quit" | "reset") -> false
+            | ValueSome _ -> true
+            | ValueNone -> false)
+
+    let dispatch (session: Session) (micros: int64) (args: byte[][]) : Reply =
+        stats.TotalCommands <- stats.TotalCommands + 1L
+        session.LastInteractionMs <- micros / 1000L
+
+        if needsAuth session args then
+            Reply.Error "NOAUTH Authentication required."
+        else
+            match Command.check args with
+            | ValueSome e ->
+                if session.InMulti then session.MultiFailed <- true
+                e
+            | ValueNone ->
+                let parsed = Command.parse args
+
+                if session.InMulti then
+                    match parsed with
+                    | Ok(Request.Control c) when runsInsideMulti c -> runControl session micros c
+                    | other ->
+                        session.Queue.Add other
+                        Reply.queued
+                else
+                    match parsed with
+                    | Error e -> e
+                    | Ok(Request.Data cmd) -> runData session micros cmd
+                    | Ok(Request.Control c) -> runControl session micros c
+
+    /// The timer's work (Redis's serverCron): active expiry, idle-client timeouts, the ops/sec sample.
+    let cron () =
+        if Monitor.TryEnter(gate, 100) then
+            try
+                let micros = nowMicros ()
+                let now = micros / 1000L
+                let evs = Expire.activeCycle now (uint64 (rng.NextInt64())) 16 keyspace
+
+                if not evs.IsEmpty then
+                    applyEvents evs
+                    stats.ExpiredKeys <- stats.ExpiredKeys + int64 evs.Length
+
+                if settings.Timeout > 0 then
+                    for s in sessions.Values do
+                        if now - s.LastInteractionMs > int64 settings.Timeout * 1000L then
+                            log.Verbose "Closing idle client"
+                            s.Kill()
+
+                let elapsed = now - lastSampleMs
+
+                if elapsed > 0L then
+                    opsSamples[opsIndex] <- (stats.TotalCommands - lastSampleCommands) * 1000L / elapsed
+                    opsIndex <- (opsIndex + 1) % opsSamples.Length
+                    lastSampleMs <- now
+                    lastSampleCommands <- stats.TotalCommands
+            finally
+                Monitor.Exit gate
+
+    member private _.StartTimer() =
+        let period = max 2 (1000 / max 1 settings.Hz)
+        timer <- new Timer((fun _ -> cron ()), null, period, period)
 
     /// Parses `redis-server`-style arguments (`[configfile] [--directive value ...]`), logs the start-up
     /// lines and loads data. Error carries the message to print and the process exit code.
     static member Start(args: string[]) : Result<Server, struct (string * int)> =
-        ignore args
+        let readFile (path: string) =
+            try
+                Ok(File.ReadAllText path)
+            with e ->
+                Error e.Message
 
-        Ok(
-            Server(
-                { Bind = [| "127.0.0.1" |]
-                  Port = 6379
-                  MaxClients = 10000
-                  ClientQueryBufferLimit = 1024L * 1024L * 1024L
-                  Resp = RespLimits.Default }
-            )
-        )
+        match Config.load args readFile with
+        | Error message -> Error(struct (message, 1))
+        | Ok(settings, ignored) ->
+            try
+                Directory.CreateDirectory settings.Dir |> ignore
+                let log = Log(settings.LogFile, settings.LogLevel)
+                let pid = Environment.ProcessId
+                log.Notice "oO0OoO0OoO0Oo Aof is starting oO0OoO0OoO0Oo"
+                log.Notice(sprintf "Aof version=0.1.0 (Redis %s compatible), bits=64, PID: %d, just started" Info.version pid)
 
-    member _.Settings = settings
+                let configFile =
+                    if args.Length > 0 && not (args[0].StartsWith "--") then Path.GetFullPath args[0] else ""
 
-    /// Called by the host once it listens: logs `Ready to accept connections`.
-    member _.Ready() : unit = ()
+                log.Notice(if configFile = "" then "Configuration loaded (no config file, defaults and arguments)" else "Configuration loaded")
+
+                for name in ignored do
+                    log.Notice(sprintf "Directive '%s' has no effect in this server and is ignored" name)
+
+                log.Notice(sprintf "Running mode=standalone, port=%d." settings.Port)
+
+                settings.PidFile |> Option.iter (fun p -> File.WriteAllText(p, string pid + "\n"))
+
+                let server = new Server(settings, log, configFile)
+                log.Notice "Server initialized"
+                server.StartTimer()
+                Ok server
+            with e ->
+                Error(struct (sprintf "Can't start: %s" e.Message, 1))
+
+    member _.Settings = hostSettings settings
+    member _.Log = log
+
+    /// The current dataset: an immutable value, safe to read from any thread.
+    member _.Keyspace = keyspace
+
+    /// Called by the host once it listens.
+    member _.Ready() : unit = log.Notice "Ready to accept connections tcp"
 
     /// A new connection. ValueNone when `maxclients` is reached: the host then writes
     /// `-ERR max number of clients reached` and closes.
     member _.Connect(remoteEndPoint: string, localEndPoint: string) : Session voption =
-        ignore remoteEndPoint
-        ignore localEndPoint
-        ValueSome(Session(Interlocked.Increment &nextId))
+        if sessions.Count >= settings.MaxClients then
+            lock gate (fun () -> stats.RejectedConnections <- stats.RejectedConnections + 1L)
+            ValueNone
+        else
+            let s =
+                Session(Interlocked.Increment &nextId, remoteEndPoint, localEndPoint, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+
+            s.Authenticated <- settings.RequirePass.IsNone
+            sessions[s.Id] <- s
+            lock gate (fun () -> stats.TotalConnections <- stats.TotalConnections + 1L)
+            ValueSome s
 
     /// Executes one read's complete commands in order and writes their replies to `output`.
     member _.Execute(session: Session, commands: List<byte[][]>, output: IBufferWriter<byte>) : unit =
-        ignore session
+        Monitor.Enter gate
 
-        for _ in commands do
-            let bytes = "+PONG\r\n"B
-            bytes.CopyTo(output.GetSpan(bytes.Length))
-            output.Advance bytes.Length
+        try
+            for i in 0 .. commands.Count - 1 do
+                if not session.IsClosing then
+                    let args = commands[i]
+                    let reply = dispatch session (nowMicros ()) args
+
+                    match reply with
+                    | Reply.Error _ -> stats.ErrorReplies <- stats.ErrorReplies + 1L
+                    | _ -> ()
+
+                    session.LastCommand <-
+                        match Command.tryName args with
+                        | ValueSome n -> n
+                        | ValueNone -> "NULL"
+
+                    RespWriter.write output reply
+        finally
+            Monitor.Exit gate
 
     /// The client broke the protocol: writes `-ERR <message>`, logs it and marks the session closing.
     member _.ProtocolError(session: Session, message: string, output: IBufferWriter<byte>) : unit =
-        ignore message
-        ignore output
+        log.Verbose(sprintf "Protocol error (%s) from client: id=%d addr=%s" message session.Id session.Addr)
+        RespWriter.write output (Reply.Error("ERR " + message))
         session.IsClosing <- true
 
     /// The connection is gone (either side closed it).
-    member _.Disconnect(session: Session) : unit = ignore session
+    member _.Disconnect(session: Session) : unit = sessions.TryRemove session.Id |> ignore
 
     /// Cancelled when the server should stop (SHUTDOWN, SIGTERM, Ctrl+C).
     member _.ShutdownRequested = shutdown.Token
 
     /// Asks for a clean stop, as SIGTERM does.
-    member _.RequestShutdown() : unit = shutdown.Cancel()
+    member _.RequestShutdown() : unit = requestShutdown "Received SIGTERM scheduling shutdown..."
 
     /// Flushes what must be flushed, removes the pidfile, logs the goodbye. Idempotent.
-    member _.Stop() : unit = ()
+    member _.Stop() : unit =
+        if Interlocked.Exchange(&stopped, 1) = 0 then
+            if not (isNull timer) then timer.Dispose()
+            log.Warning "User requested shutdown..."
+
+            for s in sessions.Values do
+                s.Kill()
+
+            settings.PidFile
+            |> Option.iter (fun p ->
+                log.Notice "Removing the pid file."
+
+                try
+                    File.Delete p
+                with _ ->
+                    ())
+
+            log.Warning "Aof is now ready to exit, bye bye..."

@@ -1,0 +1,434 @@
+namespace Aof.Core
+
+open System
+
+/// What a decision may consult besides the state: the clock and chance come in from the engine.
+[<Struct>]
+type Ctx =
+    { /// Unix time in milliseconds, fixed for the whole command (Redis's command time snapshot).
+      Now: int64
+      /// Unix time in microseconds, for TIME.
+      NowMicros: int64
+      /// A fresh random number for this command (RANDOMKEY).
+      Random: uint64
+      /// `proto-max-bulk-len`: the largest string APPEND and SETRANGE may build.
+      MaxBulkLen: int64 }
+
+/// The outcome of one command: the reply, the facts to log and apply, and counters for INFO.
+[<Struct>]
+type Decision =
+    { Reply: Reply
+      Events: Event list
+      Hits: int
+      Misses: int
+      /// Keys found expired (lazy expiry) and deleted by this command.
+      Expired: int }
+
+module Decide =
+    [<Struct>]
+    type private Outcome =
+        { R: Reply
+          Evs: Event list
+          H: int
+          M: int }
+
+    let private reply r = { R = r; Evs = []; H = 0; M = 0 }
+    let private read (found: bool) r = { R = r; Evs = []; H = (if found then 1 else 0); M = (if found then 0 else 1) }
+    let private write r evs = { R = r; Evs = evs; H = 0; M = 0 }
+
+    let private tooBig = Reply.Error "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+    let private overflow = Reply.Error "ERR increment or decrement would overflow"
+    let private invalidExpire (name: string) = Reply.Error(sprintf "ERR invalid expire time in '%s' command" name)
+
+    let private asString (e: Entry) : byte[] voption =
+        match e.Value with
+        | Value.Str s -> ValueSome s
+
+    let private typeName (e: Entry) =
+        match e.Value with
+        | Value.Str _ -> "string"
+
+    /// Absolute expiry in ms for a SET-style option, or None when it overflows.
+    let private absoluteMs (now: int64) (spec: ExpireSpec) : int64 voption =
+        let maxSec = Int64.MaxValue / 1000L
+
+        match spec with
+        | ExpireSpec.Seconds s -> if s > maxSec || s * 1000L > Int64.MaxValue - now then ValueNone else ValueSome(now + s * 1000L)
+        | ExpireSpec.Millis ms -> if ms > Int64.MaxValue - now then ValueNone else ValueSome(now + ms)
+        | ExpireSpec.AtSeconds s -> if s > maxSec then ValueNone else ValueSome(s * 1000L)
+        | ExpireSpec.AtMillis ms -> ValueSome ms
+        | ExpireSpec.NoChange
+        | ExpireSpec.Persist
+        | ExpireSpec.KeepTtl -> ValueSome Expiry.none
+
+    /// Lazy expiry: keys this command touches that are past their time are deleted first, each recorded
+    /// as a DEL, so the command itself sees them as absent.
+    let purge (now: int64) (dbi: int) (keys: byte[][]) (ks: Keyspace) : struct (Keyspace * Event list * int) =
+        let db = ks.Dbs[dbi]
+
+        if Champ.isEmpty db.Expires || keys.Length = 0 then
+            struct (ks, [], 0)
+        else
+            let mutable db = db
+            let mutable evs = []
+            let mutable n = 0
+
+            for k in keys do
+                match Db.tryFind k db with
+                | ValueSome e when Expiry.isExpired now e ->
+                    db <- Db.remove k db
+                    evs <- { Db = dbi; Op = Op.Del [| k |] } :: evs
+                    n <- n + 1
+                | _ -> ()
+
+            if n = 0 then struct (ks, [], 0) else struct (Keyspace.withDb dbi db ks, List.rev evs, n)
+
+    let private withString (db: Db) (key: byte[]) (f: byte[] voption -> Outcome) : Outcome =
+        match Db.tryFind key db with
+        | ValueNone -> f ValueNone
+        | ValueSome e ->
+            match asString e with
+            | ValueSome s -> f (ValueSome s)
+            | ValueNone -> reply Reply.wrongType
+
+    let private getRange (s: byte[]) (start: int64) (stop: int64) : byte[] =
+        let len = int64 s.Length
+
+        if start < 0L && stop < 0L && start > stop then
+            [||]
+        else
+            let start = if start < 0L then max 0L (len + start) else start
+            let stop = if stop < 0L then max 0L (len + stop) else stop
+            let stop = if stop >= len then len - 1L else stop
+
+            if len = 0L || start > stop then [||] else s[int start .. int stop]
+
+    let private expireCmd (ctx: Ctx) (dbi: int) (db: Db) name key amount unit absolute cond : Outcome =
+        let maxSec = Int64.MaxValue / 1000L
+        let minSec = Int64.MinValue / 1000L
+
+        let at =
+            match unit with
+            | TimeUnit.Seconds when amount > maxSec || amount < minSec -> ValueNone
+            | TimeUnit.Seconds -> ValueSome(amount * 1000L)
+            | TimeUnit.Millis -> ValueSome amount
+            |> ValueOption.bind (fun ms ->
+                if absolute then ValueSome ms
+                elif ms > Int64.MaxValue - ctx.Now then ValueNone
+                else ValueSome(ms + ctx.Now))
+
+        match at with
+        | ValueNone -> reply (invalidExpire name)
+        | ValueSome at ->
+            match Db.tryFind key db with
+            | ValueNone -> reply Reply.zero
+            | ValueSome e ->
+                let has = Expiry.has e
+
+                let allowed =
+                    match cond with
+                    | ExpireCondition.Always -> true
+                    | ExpireCondition.NoTtl -> not has
+                    | ExpireCondition.HasTtl -> has
+                    | ExpireCondition.Greater -> has && at > e.ExpireAt
+                    | ExpireCondition.Less -> not has || at < e.ExpireAt
+
+                if not allowed then reply Reply.zero
+                elif at <= ctx.Now then write Reply.one [ { Db = dbi; Op = Op.Del [| key |] } ]
+                else write Reply.one [ { Db = dbi; Op = Op.PExpireAt(key, at) } ]
+
+    let private scan (ctx: Ctx) (dbi: int) (db: Db) cursor (pattern: byte[] voption) count (typ: string voption) =
+        let struct (next, items) = Champ.scan cursor count db.Keys
+        let mutable expired = []
+        let mutable keys = []
+
+        for (k, e: Entry) in items do
+            if Expiry.isExpired ctx.Now e then
+                expired <- k :: expired
+            elif
+                (match pattern with
+                 | ValueSome p -> Glob.isMatch p k false
+                 | ValueNone -> true)
+                && (match typ with
+                    | ValueSome t -> t = typeName e
+                    | ValueNone -> true)
+            then
+                keys <- Reply.Bulk k :: keys
+
+        let evs = expired |> List.rev |> List.map (fun k -> { Db = dbi; Op = Op.Del [| k |] })
+        struct (write (Reply.Array [| Reply.Bulk(Num.formatInt64 (int64 next)); Reply.Array(List.rev keys |> List.toArray) |]) evs, expired.Length)
+
+    let private mixRandom (x: uint64) =
+        // SplitMix64's finaliser: derives a fresh draw from the previous one.
+        let mutable z = x + 0x9E3779B97F4A7C15UL
+        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
+        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
+        z ^^^ (z >>> 31)
+
+    let private randomKey (ctx: Ctx) (dbi: int) (db: Db) : struct (Outcome * int) =
+        let rec draw (db: Db) (rnd: uint64) tries evs =
+            match Champ.randomEntry rnd db.Keys with
+            | ValueNone -> struct (write Reply.Nil (List.rev evs), evs.Length)
+            | ValueSome(k, e) when Expiry.isExpired ctx.Now e && tries < 100 ->
+                draw (Db.remove k db) (mixRandom rnd) (tries + 1) ({ Db = dbi; Op = Op.Del [| k |] } :: evs)
+            | ValueSome(k, e) when Expiry.isExpired ctx.Now e ->
+                ignore k
+                ignore e
+                struct (write Reply.Nil (List.rev evs), evs.Length)
+            | ValueSome(k, _) -> struct (write (Reply.Bulk k) (List.rev evs), evs.Length)
+
+        draw db ctx.Random 0 []
+
+    /// The body of each command, on a keyspace where the keys it touches are already purged.
+    let private run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Outcome * int) =
+        let db = ks.Dbs[dbi]
+        let ev op = { Db = dbi; Op = op }
+        let plain (o: Outcome) = struct (o, 0)
+        let exists k = Champ.containsKey k db.Keys
+
+        match cmd with
+        | Command.Ping ValueNone -> plain (reply Reply.pong)
+        | Command.Ping(ValueSome m)
+        | Command.Echo m -> plain (reply (Reply.Bulk m))
+        | Command.Time ->
+            let secs = ctx.NowMicros / 1_000_000L
+            let micros = ctx.NowMicros % 1_000_000L
+            plain (reply (Reply.Array [| Reply.Bulk(Num.formatInt64 secs); Reply.Bulk(Num.formatInt64 micros) |]))
+        | Command.DbSize -> plain (reply (Reply.Integer(int64 (Db.size db))))
+        | Command.FlushDb -> plain (write Reply.ok (if Db.size db = 0 then [] else [ ev Op.FlushDb ]))
+        | Command.FlushAll ->
+            plain (write Reply.ok (if ks.Dbs |> Array.forall (fun d -> Db.size d = 0) then [] else [ ev Op.FlushAll ]))
+        | Command.SwapDb(a, b) ->
+            let n = Keyspace.databases ks
+
+            if a >= n || b >= n then plain (reply Reply.dbIndexOutOfRange)
+            elif a = b || (Db.size ks.Dbs[a] = 0 && Db.size ks.Dbs[b] = 0) then plain (reply Reply.ok)
+            else plain (write Reply.ok [ ev (Op.SwapDb(a, b)) ])
+        | Command.Get k -> plain (withString db k (fun s -> match s with ValueSome s -> read true (Reply.Bulk s) | ValueNone -> read false Reply.Nil))
+        | Command.Set(k, v, cond, spec, get) ->
+            match absoluteMs ctx.Now spec with
+            | ValueNone -> plain (reply (invalidExpire "set"))
+            | ValueSome at ->
+                let current = Db.tryFind k db
+
+                let old =
+                    match current with
+                    | ValueSome e when get ->
+                        match asString e with
+                        | ValueSome s -> Ok(Reply.Bulk s)
+                        | ValueNone -> Error Reply.wrongType
+                    | _ -> Ok Reply.Nil
+
+                match old with
+                | Error e -> plain (reply e)
+                | Ok old ->
+                    let go =
+                        match cond with
+                        | Condition.Always -> true
+                        | Condition.IfAbsent -> current.IsNone
+                        | Condition.IfPresent -> current.IsSome
+
+                    let ttl =
+                        match spec with
+                        | ExpireSpec.KeepTtl -> TtlChange.Keep
+                        | ExpireSpec.NoChange
+                        | ExpireSpec.Persist -> TtlChange.Clear
+                        | _ -> TtlChange.At at
+
+                    let r = if get then old elif go then Reply.ok else Reply.Nil
+                    let evs = if go then [ ev (Op.Set(k, v, ttl)) ] else []
+                    plain { R = r; Evs = evs; H = (if get && current.IsSome then 1 else 0); M = (if get && current.IsNone then 1 else 0) }
+        | Command.SetNx(k, v) ->
+            if exists k then plain (reply Reply.zero)
+            else plain (write Reply.one [ ev (Op.Set(k, v, TtlChange.Clear)) ])
+        | Command.SetEx(name, k, ttl, unit, v) ->
+            match absoluteMs ctx.Now (if unit = TimeUnit.Seconds then ExpireSpec.Seconds ttl else ExpireSpec.Millis ttl) with
+            | ValueNone -> plain (reply (invalidExpire name))
+            | ValueSome at -> plain (write Reply.ok [ ev (Op.Set(k, v, TtlChange.At at)) ])
+        | Command.MGet keys ->
+            let mutable h = 0
+
+            let values =
+                keys
+                |> Array.map (fun k ->
+                    match Db.tryFind k db with
+                    | ValueSome e ->
+                        match asString e with
+                        | ValueSome s ->
+                            h <- h + 1
+                            Reply.Bulk s
+                        | ValueNone -> Reply.Nil
+                    | ValueNone -> Reply.Nil)
+
+            plain { R = Reply.Array values; Evs = []; H = h; M = keys.Length - h }
+        | Command.MSet ps -> plain (write Reply.ok [ ev (Op.MSet ps) ])
+        | Command.MSetNx ps ->
+            if ps |> Array.exists (fun (k, _) -> exists k) then plain (reply Reply.zero)
+            else plain (write Reply.one [ ev (Op.MSet ps) ])
+        | Command.GetSet(k, v) ->
+            plain (
+                withString db k (fun s ->
+                    let r = match s with ValueSome s -> Reply.Bulk s | ValueNone -> Reply.Nil
+                    { R = r; Evs = [ ev (Op.Set(k, v, TtlChange.Clear)) ]; H = (if s.IsSome then 1 else 0); M = (if s.IsSome then 0 else 1) })
+            )
+        | Command.GetDel k ->
+            plain (
+                withString db k (fun s ->
+                    match s with
+                    | ValueSome s -> { R = Reply.Bulk s; Evs = [ ev (Op.Del [| k |]) ]; H = 1; M = 0 }
+                    | ValueNone -> read false Reply.Nil)
+            )
+        | Command.GetEx(k, spec) ->
+            match absoluteMs ctx.Now spec with
+            | ValueNone -> plain (reply (invalidExpire "getex"))
+            | ValueSome at ->
+                plain (
+                    withString db k (fun s ->
+                        match s with
+                        | ValueNone -> read false Reply.Nil
+                        | ValueSome s ->
+                            let e = (Db.tryFind k db).Value
+
+                            let evs =
+                                match spec with
+                                | ExpireSpec.NoChange
+                                | ExpireSpec.KeepTtl -> []
+                                | ExpireSpec.Persist -> if Expiry.has e then [ ev (Op.Persist k) ] else []
+                                | _ when at <= ctx.Now -> [ ev (Op.Del [| k |]) ]
+                                | _ -> [ ev (Op.PExpireAt(k, at)) ]
+
+                            { R = Reply.Bulk s; Evs = evs; H = 1; M = 0 })
+                )
+        | Command.Append(k, v) ->
+            plain (
+                withString db k (fun s ->
+                    let len = (match s with ValueSome s -> int64 s.Length | ValueNone -> 0L) + int64 v.Length
+
+                    if len > ctx.MaxBulkLen then reply tooBig
+                    elif s.IsSome && v.Length = 0 then reply (Reply.Integer len)
+                    else write (Reply.Integer len) [ ev (Op.Append(k, v)) ])
+            )
+        | Command.StrLen k ->
+            plain (withString db k (fun s -> match s with ValueSome s -> read true (Reply.Integer(int64 s.Length)) | ValueNone -> read false Reply.zero))
+        | Command.IncrBy(k, by) ->
+            plain (
+                withString db k (fun s ->
+                    let current =
+                        match s with
+                        | ValueNone -> ValueSome 0L
+                        | ValueSome s -> Num.tryParseInt64 s
+
+                    match current with
+                    | ValueNone -> reply Reply.notInteger
+                    | ValueSome c when (by > 0L && c > Int64.MaxValue - by) || (by < 0L && c < Int64.MinValue - by) -> reply overflow
+                    | ValueSome c -> write (Reply.Integer(c + by)) [ ev (Op.IncrBy(k, by)) ])
+            )
+        | Command.IncrByFloat(k, by) ->
+            plain (
+                withString db k (fun s ->
+                    match Num.addFloats (match s with ValueSome s -> s | ValueNone -> "0"B) by with
+                    | Error e -> reply (Reply.Error e)
+                    | Ok v -> write (Reply.Bulk v) [ ev (Op.Set(k, v, TtlChange.Keep)) ])
+            )
+        | Command.GetRange(k, start, stop) ->
+            plain (withString db k (fun s -> match s with ValueSome s -> read true (Reply.Bulk(getRange s start stop)) | ValueNone -> read false (Reply.Bulk [||])))
+        | Command.SetRange(k, off, v) ->
+            plain (
+                withString db k (fun s ->
+                    let len = match s with ValueSome s -> int64 s.Length | ValueNone -> 0L
+
+                    if v.Length = 0 then reply (Reply.Integer len)
+                    elif off + int64 v.Length > ctx.MaxBulkLen then reply tooBig
+                    else write (Reply.Integer(max len (off + int64 v.Length))) [ ev (Op.SetRange(k, off, v)) ])
+            )
+        | Command.Del keys ->
+            let present = keys |> Array.filter exists |> Array.distinctBy Bytes.toString
+            plain (write (Reply.Integer(int64 present.Length)) (if present.Length = 0 then [] else [ ev (Op.Del present) ]))
+        | Command.Exists keys ->
+            let n = keys |> Array.sumBy (fun k -> if exists k then 1 else 0)
+            plain { R = Reply.Integer(int64 n); Evs = []; H = n; M = keys.Length - n }
+        | Command.Type k ->
+            plain (
+                match Db.tryFind k db with
+                | ValueSome e -> reply (Reply.Simple(typeName e))
+                | ValueNone -> reply (Reply.Simple "none")
+            )
+        | Command.Keys pattern ->
+            let all = Bytes.eqLower "*" pattern
+
+            let keys =
+                Champ.fold
+                    (fun acc k (e: Entry) ->
+                        if not (Expiry.isExpired ctx.Now e) && (all || Glob.isMatch pattern k false) then Reply.Bulk k :: acc
+                        else acc)
+                    []
+                    db.Keys
+
+            plain (reply (Reply.Array(List.toArray keys)))
+        | Command.Scan(cursor, pattern, count, typ) -> scan ctx dbi db cursor pattern count typ
+        | Command.RandomKey -> randomKey ctx dbi db
+        | Command.Rename(s, d, nx) ->
+            match Db.tryFind s db with
+            | ValueNone -> plain (reply Reply.noSuchKey)
+            | ValueSome _ when Bytes.equal s d -> plain (reply (if nx then Reply.zero else Reply.ok))
+            | ValueSome _ when nx && exists d -> plain (reply Reply.zero)
+            | ValueSome _ -> plain (write (if nx then Reply.one else Reply.ok) [ ev (Op.Rename(s, d)) ])
+        | Command.Move(k, toDb) ->
+            if toDb < 0 || toDb >= Keyspace.databases ks then
+                plain (reply Reply.dbIndexOutOfRange)
+            elif toDb = dbi then
+                plain (reply (Reply.Error "ERR source and destination objects are the same"))
+            elif not (exists k) then
+                plain (reply Reply.zero)
+            else
+                let struct (ks2, dstEvs, n) = purge ctx.Now toDb [| k |] ks
+
+                if Champ.containsKey k ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
+                else struct (write Reply.one (dstEvs @ [ ev (Op.Move(k, toDb)) ]), n)
+        | Command.Copy(s, d, toDb, replace) ->
+            let toDb = ValueOption.defaultValue dbi toDb
+
+            if toDb < 0 || toDb >= Keyspace.databases ks then
+                plain (reply Reply.dbIndexOutOfRange)
+            elif toDb = dbi && Bytes.equal s d then
+                plain (reply (Reply.Error "ERR source and destination objects are the same"))
+            elif not (exists s) then
+                plain (reply Reply.zero)
+            else
+                let struct (ks2, dstEvs, n) = if toDb = dbi then struct (ks, [], 0) else purge ctx.Now toDb [| d |] ks
+
+                if not replace && Champ.containsKey d ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
+                else struct (write Reply.one (dstEvs @ [ ev (Op.Copy(s, d, toDb, replace)) ]), n)
+        | Command.Expire(name, k, amount, unit, absolute, cond) -> plain (expireCmd ctx dbi db name k amount unit absolute cond)
+        | Command.Ttl(k, unit, absolute) ->
+            match Db.tryFind k db with
+            | ValueNone -> plain (read false (Reply.Integer -2L))
+            | ValueSome e when not (Expiry.has e) -> plain (read true (Reply.Integer -1L))
+            | ValueSome e ->
+                let t = max 0L (if absolute then e.ExpireAt else e.ExpireAt - ctx.Now)
+                plain (read true (Reply.Integer(if unit = TimeUnit.Millis then t else (t + 500L) / 1000L)))
+        | Command.Persist k ->
+            match Db.tryFind k db with
+            | ValueSome e when Expiry.has e -> plain (write Reply.one [ ev (Op.Persist k) ])
+            | _ -> plain (reply Reply.zero)
+
+    /// Decides one command against the state: the reply and the facts to log. Keys it touches that have
+    /// expired are deleted first (lazy expiry), and those deletions are among the facts.
+    let decide (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : Decision =
+        let struct (purged, expiredEvs, expiredN) = purge ctx.Now dbi (Command.keys cmd) ks
+        let struct (o, moreExpired) = run ctx purged dbi cmd
+
+        { Reply = o.R
+          Events = (if expiredN = 0 then o.Evs else expiredEvs @ o.Evs)
+          Hits = o.H
+          Misses = o.M
+          Expired = expiredN + moreExpired }
+
+    /// Decides and applies: the new state with the decision. What the executor and the tests run.
+    let step (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Keyspace * Decision) =
+        let d = decide ctx ks dbi cmd
+
+        match d.Events with
+        | [] -> struct (ks, d)
+        | [ e ] -> struct (Evolve.apply ks e, d)
+        | evs -> struct (List.fold Evolve.apply ks evs, d)

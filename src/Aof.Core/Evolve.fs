@@ -1,0 +1,96 @@
+namespace Aof.Core
+
+/// Applies facts. No clock, no chance, no decisions: the same events over the same state always give the
+/// same state, which is what makes replaying an AOF trustworthy.
+module Evolve =
+    let private strOf (e: Entry) =
+        match e.Value with
+        | Value.Str s -> s
+
+    let private update (dbi: int) (f: Db -> Db) (ks: Keyspace) : Keyspace =
+        Keyspace.withDb dbi (f ks.Dbs[dbi]) ks
+
+    let private setRange (current: byte[]) (offset: int) (value: byte[]) =
+        let len = max current.Length (offset + value.Length)
+        let out = Array.zeroCreate<byte> len
+        Array.blit current 0 out 0 current.Length
+        Array.blit value 0 out offset value.Length
+        out
+
+    let private applyInDb (op: Op) (db: Db) : Db =
+        match op with
+        | Op.Set(k, v, ttl) ->
+            let expireAt =
+                match ttl with
+                | TtlChange.Clear -> Expiry.none
+                | TtlChange.At at -> at
+                | TtlChange.Keep ->
+                    match Db.tryFind k db with
+                    | ValueSome e -> e.ExpireAt
+                    | ValueNone -> Expiry.none
+
+            Db.set k (Entry(Value.Str v, expireAt)) db
+        | Op.MSet ps -> ps |> Array.fold (fun d (k, v) -> Db.set k (Entry(Value.Str v, Expiry.none)) d) db
+        | Op.Del ks -> ks |> Array.fold (fun d k -> Db.remove k d) db
+        | Op.Append(k, v) ->
+            match Db.tryFind k db with
+            | ValueSome e -> Db.set k (Entry(Value.Str(Array.append (strOf e) v), e.ExpireAt)) db
+            | ValueNone -> Db.set k (Entry(Value.Str v, Expiry.none)) db
+        | Op.SetRange(k, off, v) ->
+            match Db.tryFind k db with
+            | ValueSome e -> Db.set k (Entry(Value.Str(setRange (strOf e) (int off) v), e.ExpireAt)) db
+            | ValueNone -> Db.set k (Entry(Value.Str(setRange [||] (int off) v), Expiry.none)) db
+        | Op.IncrBy(k, by) ->
+            match Db.tryFind k db with
+            | ValueSome e ->
+                let current =
+                    match Num.tryParseInt64 (strOf e) with
+                    | ValueSome n -> n
+                    | ValueNone -> 0L
+
+                Db.set k (Entry(Value.Str(Num.formatInt64 (current + by)), e.ExpireAt)) db
+            | ValueNone -> Db.set k (Entry(Value.Str(Num.formatInt64 by), Expiry.none)) db
+        | Op.PExpireAt(k, at) ->
+            match Db.tryFind k db with
+            | ValueSome e -> Db.set k (Entry(e.Value, at)) db
+            | ValueNone -> db
+        | Op.Persist k ->
+            match Db.tryFind k db with
+            | ValueSome e when Expiry.has e -> Db.set k (Entry(e.Value, Expiry.none)) db
+            | _ -> db
+        | Op.Rename(s, d) ->
+            match Db.tryFind s db with
+            | ValueSome e when Bytes.equal s d -> ignore e; db
+            | ValueSome e -> db |> Db.remove s |> Db.set d (Entry(e.Value, e.ExpireAt))
+            | ValueNone -> db
+        | Op.FlushDb -> Db.empty
+        | Op.Move _
+        | Op.Copy _
+        | Op.FlushAll
+        | Op.SwapDb _ -> db
+
+    /// The state after one more fact.
+    let apply (ks: Keyspace) (ev: Event) : Keyspace =
+        match ev.Op with
+        | Op.FlushAll -> Keyspace.create (Keyspace.databases ks)
+        | Op.SwapDb(a, b) ->
+            let dbs = Array.copy ks.Dbs
+            dbs[a] <- ks.Dbs[b]
+            dbs[b] <- ks.Dbs[a]
+            { Dbs = dbs }
+        | Op.Move(k, toDb) ->
+            match Db.tryFind k ks.Dbs[ev.Db] with
+            | ValueSome e when toDb <> ev.Db ->
+                let dbs = Array.copy ks.Dbs
+                dbs[ev.Db] <- Db.remove k dbs[ev.Db]
+                dbs[toDb] <- Db.set k (Entry(e.Value, e.ExpireAt)) dbs[toDb]
+                { Dbs = dbs }
+            | _ -> ks
+        | Op.Copy(s, d, toDb, _) ->
+            match Db.tryFind s ks.Dbs[ev.Db] with
+            | ValueSome e -> update toDb (Db.set d (Entry(e.Value, e.ExpireAt))) ks
+            | ValueNone -> ks
+        | op -> update ev.Db (applyInDb op) ks
+
+    /// Replay: the state is the fold of its facts.
+    let replay (state: Keyspace) (events: Event seq) : Keyspace = Seq.fold apply state events

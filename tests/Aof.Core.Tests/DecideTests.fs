@@ -1,0 +1,247 @@
+module Aof.Core.Tests.DecideTests
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Aof.Core
+open Aof.Core.Tests.Model
+
+let databases = 3
+
+/// A step of a generated session: advance the clock, then send a command (SELECT included).
+type Step = { Advance: int64; Args: string list }
+
+let private genKey = Gen.elements [ "a"; "b"; "c"; "d" ]
+let private genVal = Gen.elements [ "x"; "yy"; "10"; "-3"; ""; "hello" ]
+let private genSmall = Gen.choose (-5, 20) |> Gen.map string
+let private genTtl = Gen.choose (1, 4000) |> Gen.map string
+let private genDb = Gen.choose (0, databases - 1) |> Gen.map string
+
+let private genArgs: Gen<string list> =
+    let k = genKey
+    let v = genVal
+
+    Gen.oneof
+        [ Gen.map (fun k -> [ "GET"; k ]) k
+          Gen.map2 (fun k v -> [ "SET"; k; v ]) k v
+          gen {
+              let! k = k
+              let! v = v
+              let! cond = Gen.elements [ []; [ "NX" ]; [ "XX" ] ]
+              let! ttl = Gen.oneof [ Gen.constant []; Gen.map (fun t -> [ "PX"; t ]) genTtl; Gen.constant [ "KEEPTTL" ] ]
+              let! get = Gen.elements [ []; [ "GET" ] ]
+              return [ "SET"; k; v ] @ cond @ ttl @ get
+          }
+          Gen.map2 (fun k v -> [ "SETNX"; k; v ]) k v
+          Gen.map3 (fun k t v -> [ "PSETEX"; k; t; v ]) k genTtl v
+          Gen.map2 (fun a b -> [ "MGET"; a; b ]) k k
+          Gen.map3 (fun a b v -> [ "MSET"; a; v; b; v ]) k k v
+          Gen.map3 (fun a b v -> [ "MSETNX"; a; v; b; v ]) k k v
+          Gen.map2 (fun k v -> [ "GETSET"; k; v ]) k v
+          Gen.map (fun k -> [ "GETDEL"; k ]) k
+          Gen.map2 (fun k t -> [ "GETEX"; k; "PX"; t ]) k genTtl
+          Gen.map (fun k -> [ "GETEX"; k; "PERSIST" ]) k
+          Gen.map2 (fun k v -> [ "APPEND"; k; v ]) k v
+          Gen.map (fun k -> [ "STRLEN"; k ]) k
+          Gen.map2 (fun k n -> [ "INCRBY"; k; n ]) k genSmall
+          Gen.map (fun k -> [ "DECR"; k ]) k
+          Gen.map3 (fun k a b -> [ "GETRANGE"; k; a; b ]) k genSmall genSmall
+          Gen.map3 (fun k o v -> [ "SETRANGE"; k; o; v ]) k (Gen.choose (0, 8) |> Gen.map string) v
+          Gen.map2 (fun a b -> [ "DEL"; a; b ]) k k
+          Gen.map2 (fun a b -> [ "EXISTS"; a; b; a ]) k k
+          Gen.map (fun k -> [ "TYPE"; k ]) k
+          Gen.map2 (fun a b -> [ "RENAME"; a; b ]) k k
+          Gen.map2 (fun a b -> [ "RENAMENX"; a; b ]) k k
+          Gen.map2 (fun k d -> [ "MOVE"; k; d ]) k genDb
+          Gen.map3 (fun a b d -> [ "COPY"; a; b; "DB"; d ]) k k genDb
+          Gen.map2 (fun a b -> [ "COPY"; a; b; "REPLACE" ]) k k
+          gen {
+              let! k = k
+              let! t = genTtl
+              let! flag = Gen.elements [ []; [ "NX" ]; [ "XX" ]; [ "GT" ]; [ "LT" ] ]
+              return [ "PEXPIRE"; k; t ] @ flag
+          }
+          Gen.map2 (fun k t -> [ "PEXPIREAT"; k; t ]) k (Gen.choose (0, 2_000_000) |> Gen.map string)
+          Gen.map (fun k -> [ "PTTL"; k ]) k
+          Gen.map (fun k -> [ "PERSIST"; k ]) k
+          Gen.constant [ "DBSIZE" ]
+          Gen.map (fun d -> [ "SELECT"; d ]) genDb
+          Gen.constant [ "FLUSHDB" ]
+          Gen.map2 (fun a b -> [ "SWAPDB"; a; b ]) genDb genDb ]
+
+let private genStep =
+    Gen.map2 (fun adv args -> { Advance = int64 adv; Args = args }) (Gen.frequency [ 3, Gen.constant 0; 2, Gen.choose (1, 1500) ]) genArgs
+
+let private genSession = Gen.listOf genStep
+
+let private toArgs (l: string list) = l |> List.map Bytes.ofString |> List.toArray
+let private start = 1_000_000L
+
+type private Run =
+    { Replies: Reply list
+      Final: Keyspace
+      Events: Event list
+      Now: int64 }
+
+/// The real thing: parse, decide, apply the decision's events.
+let private runReal (steps: Step list) : Run =
+    let mutable ks = Keyspace.create databases
+    let mutable db = 0
+    let mutable now = start
+    let events = ResizeArray()
+    let replies = ResizeArray()
+
+    for st in steps do
+        now <- now + st.Advance
+
+        match Command.parse (toArgs st.Args) with
+        | Ok(Request.Control(Control.Select d)) ->
+            db <- d
+            replies.Add Reply.ok
+        | Ok(Request.Data cmd) ->
+            let ctx = { Now = now; NowMicros = now * 1000L; Random = 42UL; MaxBulkLen = 512L * 1024L * 1024L }
+            let d = Decide.decide ctx ks db cmd
+            ks <- Evolve.replay ks d.Events
+            events.AddRange d.Events
+            replies.Add d.Reply
+        | Ok(Request.Control c) -> failwithf "unexpected control %A" c
+        | Error r -> replies.Add r
+
+    { Replies = List.ofSeq replies; Final = ks; Events = List.ofSeq events; Now = now }
+
+let private runModel (steps: Step list) : Reply list * Model =
+    let m = Model(databases)
+    m.Now <- start
+
+    let replies =
+        [ for st in steps do
+              m.Now <- m.Now + st.Advance
+              let args = toArgs st.Args
+
+              if st.Args.Head = "SELECT" then
+                  m.Db <- int st.Args[1]
+                  Reply.ok
+              else
+                  run m args ]
+
+    replies, m
+
+let private config = Config.QuickThrowOnFailure.WithMaxTest(500)
+
+let private check (name: string) (prop: Step list -> bool) =
+    ignore name
+    Check.One(config, Prop.forAll (Arb.fromGen genSession) prop)
+
+[<Fact>]
+let ``decide agrees with the reference model on replies and final state`` () =
+    check "model" (fun steps ->
+        let real = runReal steps
+        let replies, model = runModel steps
+
+        if real.Replies <> replies then
+            let firstDiff = List.zip real.Replies replies |> List.findIndex (fun (a, b) -> a <> b)
+            failwithf "step %d (%A): real %A, model %A" firstDiff steps[firstDiff] real.Replies[firstDiff] replies[firstDiff]
+
+        Keyspace.toMap real.Final = model.ToMap())
+
+[<Fact>]
+let ``replaying the logged events through their AOF form rebuilds the live state`` () =
+    check "replay" (fun steps ->
+        let real = runReal steps
+
+        let reparsed =
+            real.Events
+            |> List.map (fun e ->
+                match Event.ofArgs e.Db (Event.toArgs e.Op) with
+                | Ok e2 -> e2
+                | Error msg -> failwith msg)
+
+        reparsed = real.Events
+        && Keyspace.toMap (Evolve.replay (Keyspace.create databases) reparsed) = Keyspace.toMap real.Final)
+
+[<Fact>]
+let ``a read logs nothing but the deletion of keys it found expired`` () =
+    let reads = set [ "GET"; "MGET"; "STRLEN"; "EXISTS"; "TYPE"; "PTTL"; "GETRANGE"; "DBSIZE" ]
+
+    check "reads" (fun steps ->
+        let mutable ks = Keyspace.create databases
+        let mutable now = start
+        let mutable ok = true
+
+        for st in steps do
+            now <- now + st.Advance
+
+            match Command.parse (toArgs st.Args) with
+            | Ok(Request.Data cmd) ->
+                let d = Decide.decide { Now = now; NowMicros = now * 1000L; Random = 7UL; MaxBulkLen = 1L <<< 29 } ks 0 cmd
+
+                if reads.Contains st.Args.Head then
+                    ok <- ok && d.Events |> List.forall (fun e -> match e.Op with Op.Del _ -> true | _ -> false)
+
+                ks <- Evolve.replay ks d.Events
+            | _ -> ()
+
+        ok)
+
+let private decide1 (ks: Keyspace) (now: int64) (args: string list) =
+    match Command.parse (toArgs args) with
+    | Ok(Request.Data cmd) -> Decide.decide { Now = now; NowMicros = now * 1000L; Random = 1UL; MaxBulkLen = 1L <<< 29 } ks 0 cmd
+    | other -> failwithf "not a data command: %A" other
+
+let private stepAll (now: int64) (cmds: string list list) =
+    cmds |> List.fold (fun (ks, _) c -> let d = decide1 ks now c in Evolve.replay ks d.Events, d) (Keyspace.empty, Unchecked.defaultof<Decision>)
+
+let private argsOf (d: Decision) = d.Events |> List.map (fun e -> Event.toArgs e.Op |> Array.map Bytes.toString |> List.ofArray)
+
+[<Fact>]
+let ``SET with EX is logged with an absolute PXAT`` () =
+    let _, d = stepAll 5000L [ [ "SET"; "k"; "v"; "EX"; "10" ] ]
+    Assert.Equal<string list list>([ [ "SET"; "k"; "v"; "PXAT"; "15000" ] ], argsOf d)
+
+[<Fact>]
+let ``EXPIRE is logged as PEXPIREAT and SETEX as SET PXAT`` () =
+    let _, d = stepAll 1000L [ [ "SET"; "k"; "v" ]; [ "EXPIRE"; "k"; "5" ] ]
+    Assert.Equal<string list list>([ [ "PEXPIREAT"; "k"; "6000" ] ], argsOf d)
+    let _, d = stepAll 1000L [ [ "SETEX"; "k"; "2"; "v" ] ]
+    Assert.Equal<string list list>([ [ "SET"; "k"; "v"; "PXAT"; "3000" ] ], argsOf d)
+
+[<Fact>]
+let ``INCRBYFLOAT is logged as SET with the exact result and KEEPTTL`` () =
+    let _, d = stepAll 1000L [ [ "SET"; "f"; "0.1" ]; [ "INCRBYFLOAT"; "f"; "0.2" ] ]
+    Assert.Equal(Reply.Bulk "0.3"B, d.Reply)
+    Assert.Equal<string list list>([ [ "SET"; "f"; "0.3"; "KEEPTTL" ] ], argsOf d)
+
+[<Fact>]
+let ``a key found expired on access is logged as DEL`` () =
+    let ks, _ = stepAll 1000L [ [ "SET"; "k"; "v"; "PX"; "10" ] ]
+    let d = decide1 ks 2000L [ "GET"; "k" ]
+    Assert.Equal(Reply.Nil, d.Reply)
+    Assert.Equal<string list list>([ [ "DEL"; "k" ] ], argsOf d)
+    Assert.Equal(1, d.Expired)
+
+[<Fact>]
+let ``a write that changes nothing logs nothing`` () =
+    for cmd in [ [ "DEL"; "nope" ]; [ "PERSIST"; "nope" ]; [ "SETNX"; "k"; "other" ]; [ "FLUSHDB" ]; [ "EXPIRE"; "nope"; "10" ] ] do
+        let ks, _ = stepAll 1000L (if cmd.Head = "FLUSHDB" then [] else [ [ "SET"; "k"; "v" ] ])
+        let d = decide1 ks 1000L cmd
+        Assert.Empty(d.Events)
+
+[<Fact>]
+let ``GETEX PERSIST and GETDEL log PERSIST and DEL`` () =
+    let ks, _ = stepAll 1000L [ [ "SET"; "k"; "v"; "PX"; "100" ] ]
+    Assert.Equal<string list list>([ [ "PERSIST"; "k" ] ], argsOf (decide1 ks 1000L [ "GETEX"; "k"; "PERSIST" ]))
+    Assert.Equal<string list list>([ [ "DEL"; "k" ] ], argsOf (decide1 ks 1000L [ "GETDEL"; "k" ]))
+
+[<Fact>]
+let ``errors read as Redis 7 writes them`` () =
+    let err args = match Command.parse (toArgs args) with Error(Reply.Error e) -> e | other -> failwithf "%A" other
+    Assert.Equal("ERR wrong number of arguments for 'get' command", err [ "GET" ])
+    Assert.Equal("ERR unknown command 'FOO', with args beginning with: 'a' 'b' ", err [ "FOO"; "a"; "b" ])
+    Assert.Equal("ERR syntax error", err [ "SET"; "k"; "v"; "NX"; "XX" ])
+    Assert.Equal("ERR invalid expire time in 'set' command", err [ "SET"; "k"; "v"; "EX"; "0" ])
+    Assert.Equal("ERR value is not an integer or out of range", err [ "INCRBY"; "k"; "x" ])
+    Assert.Equal("ERR unknown subcommand 'nope'. Try CONFIG HELP.", err [ "CONFIG"; "nope" ])
+    let ks, _ = stepAll 1000L [ [ "SET"; "k"; "abc" ] ]
+    Assert.Equal(Reply.notInteger, (decide1 ks 1000L [ "INCR"; "k" ]).Reply)
+    Assert.Equal(Reply.Error "ERR no such key", (decide1 ks 1000L [ "RENAME"; "x"; "y" ]).Reply)
