@@ -157,8 +157,17 @@ module Command =
         let mutable error = ValueNone
         let mutable i = 3
 
+        // Repeating an option is allowed (the last value wins); mixing conflicting ones is not.
+        let sameKind (a: ExpireSpec) (b: ExpireSpec) =
+            match a, b with
+            | ExpireSpec.Seconds _, ExpireSpec.Seconds _
+            | ExpireSpec.Millis _, ExpireSpec.Millis _
+            | ExpireSpec.AtSeconds _, ExpireSpec.AtSeconds _
+            | ExpireSpec.AtMillis _, ExpireSpec.AtMillis _ -> true
+            | _ -> false
+
         let setExpire (mk: int64 -> ExpireSpec) =
-            if expire <> ExpireSpec.NoChange || i + 1 >= args.Length then
+            if (expire <> ExpireSpec.NoChange && not (sameKind expire (mk 1L))) || i + 1 >= args.Length then
                 error <- ValueSome Reply.syntaxError
             else
                 match Num.tryParseInt64 args[i + 1] with
@@ -171,10 +180,10 @@ module Command =
         while error.IsNone && i < args.Length do
             let a = args[i]
 
-            if Bytes.eqLower "nx" a && cond = Condition.Always then cond <- Condition.IfAbsent
-            elif Bytes.eqLower "xx" a && cond = Condition.Always then cond <- Condition.IfPresent
+            if Bytes.eqLower "nx" a && cond <> Condition.IfPresent then cond <- Condition.IfAbsent
+            elif Bytes.eqLower "xx" a && cond <> Condition.IfAbsent then cond <- Condition.IfPresent
             elif Bytes.eqLower "get" a then get <- true
-            elif Bytes.eqLower "keepttl" a && expire = ExpireSpec.NoChange then expire <- ExpireSpec.KeepTtl
+            elif Bytes.eqLower "keepttl" a && (expire = ExpireSpec.NoChange || expire = ExpireSpec.KeepTtl) then expire <- ExpireSpec.KeepTtl
             elif Bytes.eqLower "ex" a then setExpire ExpireSpec.Seconds
             elif Bytes.eqLower "px" a then setExpire ExpireSpec.Millis
             elif Bytes.eqLower "exat" a then setExpire ExpireSpec.AtSeconds

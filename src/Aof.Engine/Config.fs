@@ -45,6 +45,7 @@ module Config =
             | "--port" -> s <- { s with Port = int args[i + 1] }
             | "--requirepass" -> s <- { s with RequirePass = Some args[i + 1] }
             | "--dir" -> s <- { s with Dir = args[i + 1] }
+            | "--hz" -> s <- { s with Hz = int args[i + 1] }
             | _ -> ()
 
             i <- i + 1

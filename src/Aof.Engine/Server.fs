@@ -537,6 +537,15 @@ type Server private (initial: Settings, log: Log, configFile: string) =
         finally
             Monitor.Exit gate
 
+    /// Runs one command for a session and returns its reply: for embedding the engine and for tests.
+    member _.Call(session: Session, args: byte[][]) : Reply =
+        Monitor.Enter gate
+
+        try
+            dispatch session (nowMicros ()) args
+        finally
+            Monitor.Exit gate
+
     /// The client broke the protocol: writes `-ERR <message>`, logs it and marks the session closing.
     member _.ProtocolError(session: Session, message: string, output: IBufferWriter<byte>) : unit =
         log.Verbose(sprintf "Protocol error (%s) from client: id=%d addr=%s" message session.Id session.Addr)
@@ -571,3 +580,6 @@ type Server private (initial: Settings, log: Log, configFile: string) =
                     ())
 
             log.Warning "Aof is now ready to exit, bye bye..."
+
+    interface IDisposable with
+        member this.Dispose() = this.Stop()
