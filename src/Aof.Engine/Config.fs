@@ -619,7 +619,8 @@ module Config =
         | One
         | Any
         | AtLeastOne
-        | Triples
+        /// class, hard limit, soft limit, seconds; repeated.
+        | Quadruples
         | EnumWords of string list
 
     // Every other directive of Redis 7.0's config table (with its aliases), by run-time mutability
@@ -673,7 +674,7 @@ module Config =
 
     let private ignoredArity (name: string) =
         match name with
-        | "client-output-buffer-limit" -> Triples
+        | "client-output-buffer-limit" -> Quadruples
         | "latency-tracking-info-percentiles" -> Any
         | "oom-score-adj-values" -> AtLeastOne
         | "shutdown-on-sigint"
@@ -879,8 +880,8 @@ module Config =
             | One -> if count = 1 then Ok() else Error(errorAt d "wrong number of arguments")
             | Any -> Ok()
             | AtLeastOne -> if count >= 1 then Ok() else Error(errorAt d "wrong number of arguments")
-            | Triples ->
-                if count % 3 = 0 then
+            | Quadruples ->
+                if count % 4 = 0 then
                     Ok()
                 else
                     Error(errorAt d "Wrong number of arguments in buffer limit configuration.")
