@@ -302,13 +302,25 @@ type Server private (initial: Settings, log: Log, configFile: string) =
             let pairs = patterns |> List.collect (fun p -> Config.get p settings) |> List.distinctBy fst
             Reply.Array [| for (k, v) in pairs do yield Reply.bulkString k; yield Reply.bulkString v |]
         | Control.ConfigSet pairs ->
+            // The host listens once, at start-up: moving it is not supported at runtime.
+            let fixedHere (k: string) = k = "port" || k = "bind"
+
             let folded =
                 pairs
-                |> List.fold (fun acc (k, v) -> acc |> Result.bind (Config.set (k.ToLowerInvariant()) v)) (Ok settings)
+                |> List.fold
+                    (fun acc (k, v) ->
+                        let k = k.ToLowerInvariant()
+
+                        if fixedHere k then
+                            Error(sprintf "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config" k)
+                        else
+                            acc |> Result.bind (Config.set k v))
+                    (Ok settings)
 
             match folded with
             | Ok s ->
                 settings <- s
+                log.Level <- s.LogLevel
                 Reply.ok
             | Error e -> Reply.Error e
         | Control.ConfigResetStat ->
@@ -455,40 +467,42 @@ type Server private (initial: Settings, log: Log, configFile: string) =
     /// Parses `redis-server`-style arguments (`[configfile] [--directive value ...]`), logs the start-up
     /// lines and loads data. Error carries the message to print and the process exit code.
     static member Start(args: string[]) : Result<Server, struct (string * int)> =
-        let readFile (path: string) =
-            try
-                Ok(File.ReadAllText path)
-            with e ->
-                Error e.Message
-
-        match Config.load args readFile with
+        match Config.parseCommandLine args with
         | Error message -> Error(struct (message, 1))
-        | Ok(settings, ignored) ->
-            try
-                Directory.CreateDirectory settings.Dir |> ignore
-                let log = Log(settings.LogFile, settings.LogLevel)
-                let pid = Environment.ProcessId
-                log.Notice "oO0OoO0OoO0Oo Aof is starting oO0OoO0OoO0Oo"
-                log.Notice(sprintf "Aof version=0.1.0 (Redis %s compatible), bits=64, PID: %d, just started" Info.version pid)
+        | Ok cl when cl.Help -> Error(struct (Config.usage, 0))
+        | Ok cl when cl.Version -> Error(struct (Config.versionText, 0))
+        | Ok cl ->
+            match Config.load args Config.readFileOrStdin with
+            | Error message -> Error(struct (message, 1))
+            | Ok(settings, ignored) ->
+                match Log.Open(settings.LogFile, settings.LogLevel) with
+                | Error message -> Error(struct (message, 1))
+                | Ok log ->
+                    try
+                        let pid = Environment.ProcessId
+                        log.Notice "oO0OoO0OoO0Oo Aof is starting oO0OoO0OoO0Oo"
+                        log.Notice(sprintf "Aof version=%s (Redis %s compatible), bits=64, PID: %d, just started" Config.version Info.version pid)
 
-                let configFile =
-                    if args.Length > 0 && not (args[0].StartsWith "--") then Path.GetFullPath args[0] else ""
+                        let configFile =
+                            match cl.ConfigFile with
+                            | Some f -> Path.GetFullPath f
+                            | None -> ""
 
-                log.Notice(if configFile = "" then "Configuration loaded (no config file, defaults and arguments)" else "Configuration loaded")
+                        log.Notice(if configFile = "" then "Configuration loaded (no config file: defaults and arguments)" else "Configuration loaded")
 
-                for name in ignored do
-                    log.Notice(sprintf "Directive '%s' has no effect in this server and is ignored" name)
+                        for name in ignored do
+                            log.Notice(sprintf "Directive '%s' has no effect in this server and is ignored" name)
 
-                log.Notice(sprintf "Running mode=standalone, port=%d." settings.Port)
-
-                settings.PidFile |> Option.iter (fun p -> File.WriteAllText(p, string pid + "\n"))
-
-                let server = new Server(settings, log, configFile)
-                log.Notice "Server initialized"
-                server.StartTimer()
-                Ok server
-            with e ->
-                Error(struct (sprintf "Can't start: %s" e.Message, 1))
+                        Directory.CreateDirectory settings.Dir |> ignore
+                        log.Notice(sprintf "Running mode=standalone, port=%d." settings.Port)
+                        settings.PidFile |> Option.iter (fun p -> File.WriteAllText(p, string pid + "\n"))
+                        let server = new Server(settings, log, configFile)
+                        log.Notice "Server initialized"
+                        server.StartTimer()
+                        Ok server
+                    with e ->
+                        log.Warning(sprintf "Can't start: %s" e.Message)
+                        Error(struct (sprintf "Can't start: %s" e.Message, 1))
 
     member _.Settings = hostSettings settings
     member _.Log = log
