@@ -12,8 +12,8 @@ type RespLimits =
 
     /// Redis 7.0 refuses a multibulk count only above INT_MAX (checked against redis-server 7.0.15:
     /// `*2147483647` waits for more, `*2147483648` is an error); nothing is allocated for the count until the
-    /// whole command has arrived, so the generous cap costs nothing.
-    static member Default =
+    /// whole command has arrived, so the generous cap costs nothing. Built once: callers read it per request.
+    static member val Default =
         { MaxBulkLen = 512L * 1024L * 1024L
           MaxMultibulkLen = int64 Int32.MaxValue }
 
