@@ -7,7 +7,19 @@ open System.Text
 module Bytes =
     let empty: byte[] = [||]
 
-    let inline ofString (s: string) : byte[] = Encoding.UTF8.GetBytes s
+    /// Text that came from client bytes was decoded as Latin-1 (`toString`), so it goes back out as the
+    /// same bytes; text with characters past 0xFF (a Unicode literal) is written as UTF-8.
+    let textEncoding (s: string) : Encoding =
+        let mutable latin = true
+        let mutable i = 0
+
+        while latin && i < s.Length do
+            latin <- s[i] <= '\u00FF'
+            i <- i + 1
+
+        if latin then Encoding.Latin1 else Encoding.UTF8
+
+    let ofString (s: string) : byte[] = (textEncoding s).GetBytes s
 
     /// Lossless for ASCII; other bytes are decoded as Latin-1 so every byte survives a round trip.
     let toString (b: byte[]) : string = Encoding.Latin1.GetString b

@@ -147,7 +147,7 @@ module Decide =
                 expired <- k :: expired
             elif
                 (match pattern with
-                 | ValueSome p -> Glob.isMatch p k false
+                 | ValueSome p -> Glob.matchesEverything p || Glob.isMatch p k false
                  | ValueNone -> true)
                 && (match typ with
                     | ValueSome t -> t = typeName e
@@ -354,7 +354,7 @@ module Decide =
                 | ValueNone -> reply (Reply.Simple "none")
             )
         | Command.Keys pattern ->
-            let all = Bytes.eqLower "*" pattern
+            let all = Glob.matchesEverything pattern
 
             let keys =
                 Champ.fold

@@ -505,6 +505,11 @@ type Server private (initial: Settings, log: Log, configFile: string) =
                         Error(struct (sprintf "Can't start: %s" e.Message, 1))
 
     member _.Settings = hostSettings settings
+
+    /// The protocol limits for this client's next read: Redis allows only small requests before AUTH.
+    member _.Limits(session: Session) : RespLimits =
+        let l = (hostSettings settings).Resp
+        if session.Authenticated then l else { l with Unauthenticated = true }
     member _.Log = log
 
     /// The current dataset: an immutable value, safe to read from any thread.
