@@ -8,44 +8,38 @@ open System.Globalization
 module Num =
     /// Redis's string-to-long-long: digits with an optional leading `-`, no leading zeros, no `-0`,
     /// within int64. Anything else is not an integer.
-    let tryParseInt64 (b: byte[]) : int64 voption =
-        let n = b.Length
-
-        if n = 0 || n > 20 then
+    let parseInt64 (text: ReadOnlySpan<byte>) : int64 voption =
+        if text.IsEmpty || text.Length >= 21 then
             ValueNone
-        elif n = 1 && b[0] = '0'B then
+        elif text.Length = 1 && text[0] = '0'B then
             ValueSome 0L
         else
-            let neg = b[0] = '-'B
-            let start = if neg then 1 else 0
+            let negative = text[0] = '-'B
+            let digits = if negative then text.Slice 1 else text
 
-            if start >= n || b[start] < '1'B || b[start] > '9'B then
+            if digits.IsEmpty || digits[0] < '1'B || digits[0] > '9'B then
                 ValueNone
             else
-                // Accumulate as a negative number so int64.MinValue fits.
+                // Accumulate as a negative number so int64.MinValue is reachable without overflow.
                 let mutable acc = 0L
                 let mutable ok = true
-                let mutable i = start
+                let mutable i = 0
 
-                while ok && i < n do
-                    let c = b[i]
+                while ok && i < digits.Length do
+                    let d = int64 digits[i] - 48L
 
-                    if c < '0'B || c > '9'B then
+                    if d < 0L || d > 9L || acc < (Int64.MinValue + d) / 10L then
                         ok <- false
                     else
-                        let d = int64 (c - '0'B)
-
-                        if acc < (Int64.MinValue + d) / 10L then
-                            ok <- false
-                        else
-                            acc <- acc * 10L - d
-
-                    i <- i + 1
+                        acc <- acc * 10L - d
+                        i <- i + 1
 
                 if not ok then ValueNone
-                elif neg then ValueSome acc
+                elif negative then ValueSome acc
                 elif acc = Int64.MinValue then ValueNone
                 else ValueSome(-acc)
+
+    let tryParseInt64 (b: byte[]) : int64 voption = parseInt64 (ReadOnlySpan b)
 
     let formatInt64 (n: int64) : byte[] =
         Text.Encoding.ASCII.GetBytes(n.ToString(CultureInfo.InvariantCulture))

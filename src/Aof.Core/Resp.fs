@@ -47,36 +47,7 @@ type RespReader =
 
     /// Redis's string2ll: optional '-', then no leading zeros (a lone "0" excepted), no '+', no spaces,
     /// fewer than 21 characters, and within int64.
-    static member private ParseInt(text: ReadOnlySpan<byte>) : int64 voption =
-        if text.IsEmpty || text.Length >= 21 then
-            ValueNone
-        elif text.Length = 1 && text[0] = '0'B then
-            ValueSome 0L
-        else
-            let negative = text[0] = '-'B
-            let digits = if negative then text.Slice 1 else text
-
-            if digits.IsEmpty || digits[0] < '1'B || digits[0] > '9'B then
-                ValueNone
-            else
-                // Accumulate as a negative number so int64.MinValue is reachable without overflow.
-                let mutable acc = 0L
-                let mutable ok = true
-                let mutable i = 0
-
-                while ok && i < digits.Length do
-                    let d = int64 digits[i] - 48L
-
-                    if d < 0L || d > 9L || acc < (Int64.MinValue + d) / 10L then
-                        ok <- false
-                    else
-                        acc <- acc * 10L - d
-                        i <- i + 1
-
-                if not ok then ValueNone
-                elif negative then ValueSome acc
-                elif acc = Int64.MinValue then ValueNone
-                else ValueSome(-acc)
+    static member private ParseInt(text: ReadOnlySpan<byte>) : int64 voption = Num.parseInt64 text
 
     /// Index of the first `terminator` at or after `start`, or -1. Redis finds line ends with strchr on a
     /// NUL-terminated buffer, so a NUL byte before the terminator hides it: Redis then keeps waiting (and
@@ -312,40 +283,50 @@ type RespReader =
                 ReadStatus.Incomplete
         else
             let lineLength = if nl > 0 && buffer[nl - 1] = '\r'B then nl - 1 else nl
-            let line = buffer.Slice(0, lineLength)
-            let mutable count = 0
-            let mutable len = 0
-            let mutable p = RespReader.SkipBlanks(line, 0)
 
-            while p >= 0 && p < line.Length do
-                let next = RespReader.ScanToken(line, p, Span<byte>.Empty, false, &len)
-
-                if next >= 0 then
-                    count <- count + 1
-                    p <- RespReader.SkipBlanks(line, next)
-                else
-                    p <- -1
-
-            if p < 0 then
+            match RespReader.SplitArgs(buffer.Slice(0, lineLength)) with
+            | null ->
                 error <- "Protocol error: unbalanced quotes in request"
                 ReadStatus.ProtocolError
-            elif count = 0 then
+            | [||] ->
                 consumed <- nl + 1
                 ReadStatus.Skipped
-            else
-                let result = Array.zeroCreate<byte[]> count
-                let mutable q = RespReader.SkipBlanks(line, 0)
-
-                for i in 0 .. count - 1 do
-                    RespReader.ScanToken(line, q, Span<byte>.Empty, false, &len) |> ignore
-                    let arg = Array.zeroCreate<byte> len
-                    let next = RespReader.ScanToken(line, q, Span<byte>(arg), true, &len)
-                    result[i] <- arg
-                    q <- RespReader.SkipBlanks(line, next)
-
+            | result ->
                 args <- result
                 consumed <- nl + 1
                 ReadStatus.Command
+
+    /// Splits one line into arguments as Redis's sdssplitargs does (inline commands, redis.conf lines,
+    /// AOF manifest lines): blanks separate, "double quotes" take \n \r \t \b \a \\ \" and \xHH, 'single
+    /// quotes' take only \', and a closing quote must end the argument. Null on unbalanced quotes.
+    static member SplitArgs(line: ReadOnlySpan<byte>) : byte[][] =
+        let mutable count = 0
+        let mutable len = 0
+        let mutable p = RespReader.SkipBlanks(line, 0)
+
+        while p >= 0 && p < line.Length do
+            let next = RespReader.ScanToken(line, p, Span<byte>.Empty, false, &len)
+
+            if next >= 0 then
+                count <- count + 1
+                p <- RespReader.SkipBlanks(line, next)
+            else
+                p <- -1
+
+        if p < 0 then
+            null
+        else
+            let result = Array.zeroCreate<byte[]> count
+            let mutable q = RespReader.SkipBlanks(line, 0)
+
+            for i in 0 .. count - 1 do
+                RespReader.ScanToken(line, q, Span<byte>.Empty, false, &len) |> ignore
+                let arg = Array.zeroCreate<byte> len
+                let next = RespReader.ScanToken(line, q, Span<byte>(arg), true, &len)
+                result[i] <- arg
+                q <- RespReader.SkipBlanks(line, next)
+
+            result
 
     static member TryRead
         (buffer: ReadOnlySpan<byte>, limits: RespLimits, consumed: byref<int>, args: byref<byte[][]>, error: byref<string>)

@@ -170,109 +170,15 @@ module Config =
     // Words: redis.conf's quoting rules (sdssplitargs) and the quoting redis-server uses when it turns
     // command-line arguments back into config lines (sdscatrepr).
 
-    // C's isspace: what may separate words.
-    let private isSpace (c: char) =
-        c = ' ' || c = '\t' || c = '\n' || c = '\r' || c = '\011' || c = '\012'
-
-    let private hexValue (c: char) =
-        if c >= '0' && c <= '9' then int c - int '0'
-        elif c >= 'a' && c <= 'f' then int c - int 'a' + 10
-        elif c >= 'A' && c <= 'F' then int c - int 'A' + 10
-        else -1
-
-    /// Splits one line into words. None on unbalanced quotes, or a closing quote followed by
-    /// something other than a space. `\xHH` yields the char with that code (0..255).
+    /// Splits one line into words with Redis's rules (the RESP reader's sdssplitargs). None on unbalanced
+    /// quotes, or a closing quote followed by something other than a space. `\xHH` yields the char with that
+    /// code (0..255).
     let splitArgs (line: string) : string list option =
-        let n = line.Length
-        let words = ResizeArray<string>()
-        let mutable i = 0
-        let mutable failed = false
-        let mutable finished = false
+        let enc = Aof.Core.Bytes.textEncoding line
 
-        while not failed && not finished do
-            while i < n && isSpace line[i] do
-                i <- i + 1
-
-            if i >= n then
-                finished <- true
-            else
-                let sb = StringBuilder()
-                // 0 plain, 1 inside "double", 2 inside 'single'
-                let mutable mode = 0
-                let mutable wordDone = false
-
-                while not failed && not wordDone do
-                    if mode = 1 then
-                        if i >= n then
-                            failed <- true
-                        elif
-                            line[i] = '\\'
-                            && i + 3 < n
-                            && line[i + 1] = 'x'
-                            && hexValue line[i + 2] >= 0
-                            && hexValue line[i + 3] >= 0
-                        then
-                            sb.Append(char (hexValue line[i + 2] * 16 + hexValue line[i + 3])) |> ignore
-                            i <- i + 4
-                        elif line[i] = '\\' && i + 1 < n then
-                            let c =
-                                match line[i + 1] with
-                                | 'n' -> '\n'
-                                | 'r' -> '\r'
-                                | 't' -> '\t'
-                                | 'b' -> '\b'
-                                | 'a' -> '\a'
-                                | other -> other
-
-                            sb.Append c |> ignore
-                            i <- i + 2
-                        elif line[i] = '"' then
-                            if i + 1 < n && not (isSpace line[i + 1]) then
-                                failed <- true
-                            else
-                                i <- i + 1
-                                wordDone <- true
-                        else
-                            sb.Append line[i] |> ignore
-                            i <- i + 1
-                    elif mode = 2 then
-                        if i >= n then
-                            failed <- true
-                        elif line[i] = '\\' && i + 1 < n && line[i + 1] = '\'' then
-                            sb.Append '\'' |> ignore
-                            i <- i + 2
-                        elif line[i] = '\'' then
-                            if i + 1 < n && not (isSpace line[i + 1]) then
-                                failed <- true
-                            else
-                                i <- i + 1
-                                wordDone <- true
-                        else
-                            sb.Append line[i] |> ignore
-                            i <- i + 1
-                    elif i >= n then
-                        wordDone <- true
-                    else
-                        match line[i] with
-                        | ' '
-                        | '\n'
-                        | '\r'
-                        | '\t'
-                        | '\000' -> wordDone <- true
-                        | '"' ->
-                            mode <- 1
-                            i <- i + 1
-                        | '\'' ->
-                            mode <- 2
-                            i <- i + 1
-                        | c ->
-                            sb.Append c |> ignore
-                            i <- i + 1
-
-                if not failed then
-                    words.Add(sb.ToString())
-
-        if failed then None else Some(List.ofSeq words)
+        match Aof.Core.RespReader.SplitArgs(ReadOnlySpan(enc.GetBytes line)) with
+        | null -> None
+        | words -> Some [ for w in words -> enc.GetString w ]
 
     /// Double-quotes a word so that `splitArgs` gives it back unchanged. Characters above 0x7e are
     /// left as they are (they pass through splitting untouched), so no text encoding is assumed.
