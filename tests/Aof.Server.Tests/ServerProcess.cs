@@ -107,6 +107,19 @@ public sealed class ServerProcess : IAsyncDisposable
             throw new InvalidOperationException($"kill({process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
+    /// <summary>
+    /// True when the process ignores <paramref name="signal"/> without catching it — as a child of a
+    /// shell that started us in the background inherits for SIGINT, which .NET then leaves alone.
+    /// </summary>
+    public bool IgnoresSignal(int signal)
+    {
+        ulong Mask(string field) => Convert.ToUInt64(
+            File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith(field + ":"))[(field.Length + 1)..].Trim(), 16);
+        if (!OperatingSystem.IsLinux()) return false;
+        var bit = 1UL << (signal - 1);
+        return (Mask("SigIgn") & bit) != 0 && (Mask("SigCgt") & bit) == 0;
+    }
+
     public const int SIGINT = 2;
     public const int SIGTERM = 15;
 

@@ -170,20 +170,20 @@ public sealed class TestClient : IAsyncDisposable
             case '-': return new Reply.Error(body);
             case ':': return new Reply.Integer(long.Parse(body));
             case '$':
-            {
-                var length = int.Parse(body);
-                if (length < 0) return new Reply.Bulk(null);
-                var bytes = await ReadExactAsync(length + 2, token);
-                return new Reply.Bulk(bytes[..length]);
-            }
+                {
+                    var length = int.Parse(body);
+                    if (length < 0) return new Reply.Bulk(null);
+                    var bytes = await ReadExactAsync(length + 2, token);
+                    return new Reply.Bulk(bytes[..length]);
+                }
             case '*':
-            {
-                var count = int.Parse(body);
-                if (count < 0) return new Reply.Array(null);
-                var items = new Reply[count];
-                for (var i = 0; i < count; i++) items[i] = await ReadReplyAsync(token);
-                return new Reply.Array(items);
-            }
+                {
+                    var count = int.Parse(body);
+                    if (count < 0) return new Reply.Array(null);
+                    var items = new Reply[count];
+                    for (var i = 0; i < count; i++) items[i] = await ReadReplyAsync(token);
+                    return new Reply.Array(items);
+                }
             default:
                 throw new Xunit.Sdk.XunitException($"not a RESP2 reply: {line}");
         }
