@@ -33,7 +33,17 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
 
     public async Task RunAsync(CancellationToken hostStopping)
     {
-        var connected = server.Connect(socket.RemoteEndPoint?.ToString() ?? "", socket.LocalEndPoint?.ToString() ?? "");
+        Microsoft.FSharp.Core.FSharpValueOption<Session> connected;
+        try
+        {
+            connected = server.Connect(socket.RemoteEndPoint?.ToString() ?? "", socket.LocalEndPoint?.ToString() ?? "");
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"Refusing a client after an unexpected error: {e}");
+            Close();
+            return;
+        }
         if (connected.IsNone)
         {
             try { socket.Send(MaxClientsReached); } catch (SocketException) { }
