@@ -1,3 +1,43 @@
-// PLACEHOLDER: the host helper writes the socket host here.
-Console.WriteLine("Aof host not written yet");
+// The redis-server-like executable: the engine parses arguments and owns the data; this only listens.
+using System.Runtime.InteropServices;
+using Aof.Server;
+
+var started = Aof.Engine.Server.Start(args);
+if (started.IsError)
+{
+    var (message, code) = started.ErrorValue;
+    Console.Error.WriteLine(message);
+    return code;
+}
+var server = started.ResultValue;
+
+// SIGTERM and Ctrl+C ask for the same clean stop as SHUTDOWN; a second signal while stopping is let
+// through to kill the process, for an operator who really wants it gone.
+void OnSignal(PosixSignalContext context)
+{
+    if (server.ShutdownRequested.IsCancellationRequested) return;
+    context.Cancel = true;
+    server.RequestShutdown();
+}
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+Host host;
+try
+{
+    host = Host.Listen(server);
+}
+catch (HostBindException e)
+{
+    Console.Error.WriteLine(e.Message);
+    server.Stop(); // the engine may already have written a pidfile
+    return 1;
+}
+
+await using (host)
+{
+    server.Ready();
+    await host.RunAsync(server.ShutdownRequested);
+}
+server.Stop();
 return 0;

@@ -1,0 +1,208 @@
+// Build tasks without extra tools: `dotnet fsi build.fsx <target> [options]`.
+//
+//   build    dotnet build -c Release
+//   test     dotnet test
+//   format   dotnet format (when the SDK has it; never fails the build)
+//   pack     dotnet publish src/Aof.Server -c Release -o artifacts/aof-server
+//   bench    our server vs real redis-server under redis-benchmark; prints a text and a markdown table
+//            options: --runs N (env BENCH_RUNS, default 3), --requests N (env BENCH_REQUESTS, default 200000),
+//                     --clients N (env BENCH_CLIENTS, default 50)
+//
+// Plain System.Diagnostics.Process so it runs on a bare SDK, offline.
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Net.Sockets
+open System.Text
+
+let root = __SOURCE_DIRECTORY__
+
+let startInfo (exe: string) (args: string list) =
+    let info = ProcessStartInfo(exe, WorkingDirectory = root, UseShellExecute = false)
+    for a in args do info.ArgumentList.Add a
+    info
+
+/// Runs a program with our console, returning its exit code.
+let run exe args =
+    printfn "> %s %s" exe (String.Join(" ", (args: string list)))
+    use p = Process.Start(startInfo exe args)
+    p.WaitForExit()
+    p.ExitCode
+
+/// Runs a program and returns its exit code and stdout (stderr still goes to our console).
+let capture exe args =
+    let info = startInfo exe args
+    info.RedirectStandardOutput <- true
+    use p = Process.Start info
+    let out = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    p.ExitCode, out
+
+let check code what = if code <> 0 then failwithf "%s failed with exit code %d" what code
+
+let onPath (name: string) =
+    (Environment.GetEnvironmentVariable "PATH" |> Option.ofObj |> Option.defaultValue "").Split(Path.PathSeparator)
+    |> Array.exists (fun dir -> dir <> "" && File.Exists(Path.Combine(dir, name)))
+
+// ---------------------------------------------------------------- targets
+
+let build () = check (run "dotnet" [ "build"; "-c"; "Release" ]) "build"
+
+let test () = check (run "dotnet" [ "test" ]) "test"
+
+let format () =
+    if fst (capture "dotnet" [ "format"; "--version" ]) = 0 then
+        let code = run "dotnet" [ "format" ]
+        if code <> 0 then printfn "dotnet format exited with %d (not treated as a failure)" code
+    else
+        printfn "dotnet format is not available with this SDK; skipping"
+
+let pack () =
+    check (run "dotnet" [ "publish"; "src/Aof.Server"; "-c"; "Release"; "-o"; "artifacts/aof-server" ]) "publish"
+    printfn "published to %s" (Path.Combine(root, "artifacts", "aof-server"))
+
+// ---------------------------------------------------------------- bench
+
+type Options = { Runs: int; Requests: int; Clients: int }
+
+let options (args: string list) =
+    let fromEnv name fallback =
+        match Environment.GetEnvironmentVariable name with
+        | null | "" -> fallback
+        | v -> int v
+    let rec go (o: Options) =
+        function
+        | "--runs" :: n :: rest -> go { o with Runs = int n } rest
+        | "--requests" :: n :: rest
+        | "-n" :: n :: rest -> go { o with Requests = int n } rest
+        | "--clients" :: n :: rest -> go { o with Clients = int n } rest
+        | [] -> o
+        | other :: _ -> failwithf "unknown bench option %s" other
+    go { Runs = fromEnv "BENCH_RUNS" 3; Requests = fromEnv "BENCH_REQUESTS" 200000; Clients = fromEnv "BENCH_CLIENTS" 50 } args
+
+/// True once the server on `port` answers PING (a NOAUTH error counts as an answer too).
+let answers (port: int) =
+    try
+        use client = new TcpClient("127.0.0.1", port)
+        let stream = client.GetStream()
+        stream.ReadTimeout <- 1000
+        stream.Write("*1\r\n$4\r\nPING\r\n"B)
+        let buffer = Array.zeroCreate<byte> 64
+        stream.Read(buffer) > 0
+    with _ -> false
+
+let waitServing (name: string) (p: Process) port =
+    let deadline = DateTime.UtcNow.AddSeconds 30.0
+    while not (answers port) do
+        if p.HasExited then failwithf "%s exited with %d before serving on %d" name p.ExitCode port
+        if DateTime.UtcNow > deadline then failwithf "%s not serving on %d after 30 s" name port
+        Threading.Thread.Sleep 100
+
+let startServer exe args =
+    let info = startInfo exe args
+    // Their logs would drown the tables; keep them out of the console.
+    info.RedirectStandardOutput <- true
+    info.RedirectStandardError <- true
+    let p = Process.Start info
+    p.OutputDataReceived.Add ignore
+    p.ErrorDataReceived.Add ignore
+    p.BeginOutputReadLine()
+    p.BeginErrorReadLine()
+    p
+
+/// redis-benchmark --csv rows: "test","rps",... → (test, rps).
+let parseCsv (csv: string) =
+    csv.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+    |> Array.map (fun line -> line.Trim().Split(',') |> Array.map (fun f -> f.Trim('"')))
+    |> Array.filter (fun f -> f.Length >= 2 && f[0] <> "test")
+    |> Array.map (fun f -> f[0], Double.Parse(f[1], Globalization.CultureInfo.InvariantCulture))
+
+let median (xs: float list) =
+    let s = List.sort xs
+    let n = s.Length
+    if n % 2 = 1 then s[n / 2] else (s[n / 2 - 1] + s[n / 2]) / 2.0
+
+let bench (args: string list) =
+    let o = options args
+    for tool in [ "redis-server"; "redis-benchmark" ] do
+        if not (onPath tool) then failwithf "%s is not installed (apt-get install redis-server redis-tools)" tool
+    check (run "dotnet" [ "build"; "src/Aof.Server"; "-c"; "Release" ]) "build"
+    let oursPort, redisPort = 6390, 6391
+    for port in [ oursPort; redisPort ] do
+        if answers port then failwithf "port %d is already in use; stop whatever listens there" port
+    let work = Path.Combine(Path.GetTempPath(), "aof-bench-" + string Environment.ProcessId)
+    let oursDir, redisDir = Path.Combine(work, "ours"), Path.Combine(work, "redis")
+    Directory.CreateDirectory oursDir |> ignore
+    Directory.CreateDirectory redisDir |> ignore
+    let dll = Path.Combine(root, "src", "Aof.Server", "bin", "Release", "net10.0", "Aof.Server.dll")
+    let servers = Collections.Generic.List<Process>()
+    try
+        let ours = startServer "dotnet" [ dll; "--port"; string oursPort; "--appendonly"; "no"; "--dir"; oursDir ]
+        servers.Add ours
+        let redis = startServer "redis-server" [ "--port"; string redisPort; "--save"; ""; "--appendonly"; "no"; "--dir"; redisDir ]
+        servers.Add redis
+        waitServing "our server" ours oursPort
+        waitServing "redis-server" redis redisPort
+
+        let results = Collections.Generic.Dictionary<(string * int * string), float list>()
+        let record key rps =
+            results[key] <- rps :: (match results.TryGetValue key with | true, l -> l | _ -> [])
+        let order = Collections.Generic.List<string>()
+        for pipeline in [ 1; 16 ] do
+            for r in 1 .. o.Runs do
+                // One after the other, alternating, so neither always gets the warmer machine.
+                for name, port in [ "ours", oursPort; "redis", redisPort ] do
+                    printfn "run %d/%d  -P %d  %s" r o.Runs pipeline name
+                    let code, csv =
+                        capture "redis-benchmark"
+                            [ "-p"; string port; "-t"; "set,get,incr,mset"; "-n"; string o.Requests
+                              "-c"; string o.Clients; "-P"; string pipeline; "--csv" ]
+                    check code "redis-benchmark"
+                    for test, rps in parseCsv csv do
+                        if not (order.Contains test) then order.Add test
+                        record (test, pipeline, name) rps
+
+        let rows =
+            [ for pipeline in [ 1; 16 ] do
+                  for test in order do
+                      let get name = results.TryGetValue((test, pipeline, name)) |> function | true, l -> median l | _ -> nan
+                      let ours, redis = get "ours", get "redis"
+                      test, pipeline, ours, redis, ours / redis ]
+        printfn ""
+        printfn "redis-benchmark -n %d -c %d, median of %d runs (requests per second)" o.Requests o.Clients o.Runs
+        printfn "%-16s %8s %14s %14s %7s" "test" "pipeline" "ours rps" "redis rps" "ratio"
+        for test, p, ours, redis, ratio in rows do
+            printfn "%-16s %8d %14.0f %14.0f %7.2f" test p ours redis ratio
+        printfn ""
+        printfn "| test | pipeline | ours rps | redis rps | ratio |"
+        printfn "| --- | ---: | ---: | ---: | ---: |"
+        for test, p, ours, redis, ratio in rows do
+            printfn "| %s | %d | %.0f | %.0f | %.2f |" test p ours redis ratio
+    finally
+        for p in servers do
+            if not p.HasExited then
+                p.Kill true
+                p.WaitForExit 5000 |> ignore
+        try Directory.Delete(work, true) with _ -> ()
+
+// ---------------------------------------------------------------- main
+
+let usage () =
+    eprintfn "usage: dotnet fsi build.fsx <build|test|format|pack|bench> [bench options]"
+    2
+
+let main (args: string list) =
+    try
+        match args with
+        | [ "build" ] -> build (); 0
+        | [ "test" ] -> test (); 0
+        | [ "format" ] -> format (); 0
+        | [ "pack" ] -> pack (); 0
+        | "bench" :: rest -> bench rest; 0
+        | _ -> usage ()
+    with Failure message ->
+        eprintfn "build.fsx: %s" message
+        1
+
+exit (main (fsi.CommandLineArgs |> Array.toList |> List.tail))

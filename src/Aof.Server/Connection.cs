@@ -1,0 +1,193 @@
+// One client connection. The protocol, per socket read:
+//
+//   read → frame every complete command in the buffer → execute them as ONE batch → ONE flush
+//
+// The engine writes replies straight into the PipeWriter (an IBufferWriter<byte>), so a pipeline of a
+// thousand commands that arrives in one read costs one Execute call and one send. Incomplete trailing
+// bytes stay in the pipe and are framed again once more arrive. Nothing here looks at what a command
+// means: QUIT, CLIENT KILL, MULTI... are the engine's, which tells us to close through
+// Session.IsClosing (flush first) or Session.Killed (close now).
+
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Aof.Core;
+using Aof.Engine;
+
+namespace Aof.Server;
+
+sealed class Connection(Aof.Engine.Server server, Socket socket)
+{
+    static readonly byte[] MaxClientsReached = "-ERR max number of clients reached\r\n"u8.ToArray();
+    static readonly Exception Abandoned = new OperationCanceledException("connection closed before its replies were sent");
+
+    // Reused across reads so a steady client allocates nothing here per command.
+    readonly List<byte[][]> batch = [];
+
+    // When the pipe's unread bytes span several segments they are mirrored here contiguously, because
+    // RespReader reads a span. `mirrored` bytes at the front are already a copy of the pipe's unread
+    // bytes, so each read copies only what is new (a large value arriving in many small reads is not
+    // copied over and over).
+    byte[] contiguous = [];
+    int mirrored;
+
+    public async Task RunAsync(CancellationToken hostStopping)
+    {
+        Microsoft.FSharp.Core.FSharpValueOption<Session> connected;
+        try
+        {
+            connected = server.Connect(socket.RemoteEndPoint?.ToString() ?? "", socket.LocalEndPoint?.ToString() ?? "");
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"Refusing a client after an unexpected error: {e}");
+            Close();
+            return;
+        }
+        if (connected.IsNone)
+        {
+            try { socket.Send(MaxClientsReached); } catch (SocketException) { }
+            Close();
+            return;
+        }
+        var session = connected.Value;
+        try
+        {
+            await ServeAsync(session, hostStopping);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer went away, or we were told to drop it: nothing to report, the socket is closed below.
+        }
+        catch (Exception e)
+        {
+            // An engine bug must not take the process down, but it must be visible.
+            Console.Error.WriteLine($"Closing client {session.Id} after an unexpected error: {e}");
+        }
+        finally
+        {
+            Close();
+            if (contiguous.Length > 0) ArrayPool<byte>.Shared.Return(contiguous);
+            server.Disconnect(session);
+        }
+    }
+
+    async Task ServeAsync(Session session, CancellationToken hostStopping)
+    {
+        // Cancelled by CLIENT KILL/timeout (engine) or by shutdown (host): aborts a pending read or flush.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(session.Killed, hostStopping);
+        var token = stop.Token;
+        var stream = new NetworkStream(socket, ownsSocket: false);
+        // Zero-byte reads keep idle clients from each pinning a receive buffer.
+        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true, useZeroByteReads: true));
+        var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        var limits = server.Settings.Resp;
+        var queryBufferLimit = server.Settings.ClientQueryBufferLimit;
+        var clean = false;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(token);
+                var buffer = result.Buffer;
+                if (buffer.Length > Array.MaxLength) return; // cannot be made contiguous; far past any sane limit
+                var status = Frame(Contiguous(buffer), limits, out var consumed, out var error);
+                var remaining = buffer.Length - consumed;
+                reader.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
+                Forget(consumed);
+
+                var wrote = batch.Count > 0;
+                if (wrote)
+                {
+                    server.Execute(session, batch, writer);
+                    batch.Clear();
+                }
+                if (status == ReadStatus.ProtocolError)
+                {
+                    server.ProtocolError(session, error ?? "Protocol error", writer);
+                    wrote = true;
+                }
+                if (wrote) await writer.FlushAsync(token);
+                // Every reply written so far has been flushed: from here on, leaving is always clean.
+                if (status == ReadStatus.ProtocolError || session.IsClosing || token.IsCancellationRequested) break;
+                // `client-query-buffer-limit`: a client that keeps sending an unfinishable command is dropped.
+                if (remaining > queryBufferLimit) break;
+                if (result.IsCompleted) break;
+            }
+            clean = true;
+        }
+        finally
+        {
+            reader.Complete();
+            // Completing without an error would synchronously send whatever a cancelled flush left behind,
+            // which can block forever on a client that stopped reading; with one it just drops it.
+            writer.Complete(clean ? null : Abandoned);
+        }
+    }
+
+    /// <summary>Adds every complete command at the start of <paramref name="input"/> to the batch.</summary>
+    ReadStatus Frame(ReadOnlySpan<byte> input, RespLimits limits, out int consumed, out string? error)
+    {
+        consumed = 0;
+        error = null;
+        while (consumed < input.Length)
+        {
+            int used = 0;
+            byte[][] args = [];
+            string message = "";
+            var status = RespReader.TryRead(input[consumed..], limits, ref used, ref args, ref message);
+            switch (status)
+            {
+                case ReadStatus.Command:
+                    batch.Add(args);
+                    consumed += used;
+                    break;
+                case ReadStatus.Skipped when used > 0:
+                    consumed += used;
+                    break;
+                case ReadStatus.ProtocolError:
+                    error = message;
+                    return status;
+                default:
+                    return ReadStatus.Incomplete;
+            }
+        }
+        return ReadStatus.Incomplete;
+    }
+
+    /// <summary>The pipe's unread bytes as one span, copying only when they span several segments.</summary>
+    ReadOnlySpan<byte> Contiguous(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            mirrored = 0;
+            return buffer.FirstSpan;
+        }
+        var length = (int)buffer.Length;
+        if (contiguous.Length < length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(length, 2 * contiguous.Length));
+            contiguous.AsSpan(0, mirrored).CopyTo(bigger);
+            if (contiguous.Length > 0) ArrayPool<byte>.Shared.Return(contiguous);
+            contiguous = bigger;
+        }
+        buffer.Slice(mirrored).CopyTo(contiguous.AsSpan(mirrored));
+        mirrored = length;
+        return contiguous.AsSpan(0, length);
+    }
+
+    /// <summary>Keeps the mirror in step with the pipe after <paramref name="consumed"/> bytes were taken.</summary>
+    void Forget(int consumed)
+    {
+        if (mirrored == 0 || consumed == 0) return;
+        mirrored -= consumed;
+        contiguous.AsSpan(consumed, mirrored).CopyTo(contiguous);
+    }
+
+    void Close()
+    {
+        // FIN after the last reply rather than a reset, so a client reading QUIT's +OK gets it.
+        try { socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+        socket.Dispose();
+    }
+}

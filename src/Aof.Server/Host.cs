@@ -1,0 +1,181 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Aof.Engine;
+
+namespace Aof.Server;
+
+/// <summary>Binding failed: <see cref="Exception.Message"/> holds the lines redis-server would log.</summary>
+public sealed class HostBindException(string message) : Exception(message);
+
+/// <summary>
+/// The socket side of the server: listens on every <c>bind</c> address, accepts clients and runs one
+/// <see cref="Connection"/> loop per client. It knows nothing about commands; the engine does.
+/// Reusable in-process (tests) as well as from <c>Program</c>.
+/// </summary>
+public sealed class Host : IAsyncDisposable
+{
+    readonly Aof.Engine.Server server;
+    readonly List<Socket> listeners;
+    // Live connection loops, so shutdown can wait for them to finish their Disconnect.
+    readonly ConcurrentDictionary<Connection, Task> connections = new();
+    readonly CancellationTokenSource stopping = new();
+
+    Host(Aof.Engine.Server server, List<Socket> listeners)
+    {
+        this.server = server;
+        this.listeners = listeners;
+    }
+
+    /// <summary>The addresses actually listened on (useful when a test asks for an ephemeral port).</summary>
+    public IReadOnlyList<IPEndPoint> EndPoints => listeners.Select(l => (IPEndPoint)l.LocalEndPoint!).ToList();
+
+    /// <summary>Binds every address of <c>Settings.Bind</c> at <c>Settings.Port</c>, or throws <see cref="HostBindException"/>.</summary>
+    public static Host Listen(Aof.Engine.Server server)
+    {
+        var settings = server.Settings;
+        var bound = new List<Socket>();
+        foreach (var entry in settings.Bind)
+        {
+            // Redis's `-addr` means "skip this one if the machine cannot have it" (e.g. no IPv6).
+            var optional = entry.StartsWith('-');
+            var name = optional ? entry[1..] : entry;
+            try
+            {
+                foreach (var address in Resolve(name))
+                    bound.Add(Bind(new IPEndPoint(address, settings.Port)));
+            }
+            catch (SocketException e) when (optional && e.SocketErrorCode is SocketError.AddressNotAvailable
+                                                or SocketError.AddressFamilyNotSupported or SocketError.ProtocolNotSupported)
+            {
+            }
+            catch (SocketException e)
+            {
+                foreach (var socket in bound) socket.Dispose();
+                throw new HostBindException(
+                    $"Warning: Could not create server TCP listening socket {name}:{settings.Port}: bind: {e.Message}\n" +
+                    $"Failed listening on port {settings.Port} (tcp), aborting.");
+            }
+        }
+        if (bound.Count == 0)
+            throw new HostBindException($"Failed listening on port {settings.Port} (tcp), aborting.");
+        return new Host(server, bound);
+    }
+
+    /// <summary>Listens, then serves until <paramref name="stop"/> is cancelled.</summary>
+    public static async Task RunAsync(Aof.Engine.Server server, CancellationToken stop)
+    {
+        await using var host = Listen(server);
+        await host.RunAsync(stop);
+    }
+
+    /// <summary>Accepts clients until <paramref name="stop"/> is cancelled, then closes every client and waits for them.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        using var link = stop.Register(static s => ((CancellationTokenSource)s!).Cancel(), stopping);
+        await Task.WhenAll(listeners.Select(AcceptLoop));
+        await CloseAllAsync();
+    }
+
+    async Task AcceptLoop(Socket listener)
+    {
+        var token = stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException)
+            {
+                // Out of descriptors or an aborted handshake: back off a little instead of spinning.
+                try { await Task.Delay(50, token); } catch (OperationCanceledException) { break; }
+                continue;
+            }
+            Start(client);
+        }
+    }
+
+    void Start(Socket client)
+    {
+        client.NoDelay = true;
+        var connection = new Connection(server, client);
+        var task = connection.RunAsync(stopping.Token);
+        connections[connection] = task;
+        // Drop finished loops so the table only holds live clients.
+        _ = task.ContinueWith(static (_, state) =>
+        {
+            var (table, c) = ((ConcurrentDictionary<Connection, Task>, Connection))state!;
+            table.TryRemove(c, out var _);
+        }, (connections, connection), TaskScheduler.Default);
+    }
+
+    async Task CloseAllAsync()
+    {
+        stopping.Cancel();
+        foreach (var listener in listeners) listener.Dispose();
+        // Cancelling `stopping` aborts every client's pending read; give them a moment to Disconnect.
+        try
+        {
+            await Task.WhenAll(connections.Values).WaitAsync(TimeSpan.FromSeconds(3));
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAllAsync();
+        stopping.Dispose();
+    }
+
+    static IEnumerable<IPAddress> Resolve(string name) => name switch
+    {
+        "*" => [IPAddress.Any],
+        "::*" => [IPAddress.IPv6Any],
+        _ when IPAddress.TryParse(name, out var address) => [address],
+        _ => Dns.GetHostAddresses(name),
+    };
+
+    static Socket Bind(IPEndPoint endPoint)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            // An IPv6 wildcard must not also claim IPv4, or `bind * ::*` would collide with itself.
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
+            AllowRestartWhileTimeWait(socket);
+            socket.Bind(endPoint);
+            socket.Listen(511);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sets plain SO_REUSEADDR so a restart can bind while old connections sit in TIME_WAIT. .NET's
+    /// ReuseAddress option also sets SO_REUSEPORT on Unix, which would let two servers share a port
+    /// silently instead of failing with "Address already in use".
+    /// </summary>
+    static void AllowRestartWhileTimeWait(Socket socket)
+    {
+        if (OperatingSystem.IsLinux())
+            socket.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        else if (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())
+            socket.SetRawSocketOption(0xffff /* SOL_SOCKET */, 4 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+    }
+}

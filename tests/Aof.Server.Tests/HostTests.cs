@@ -1,0 +1,201 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace Aof.Server.Tests;
+
+/// <summary>
+/// The host's own job — framing, batching, pipelining, closing — checked with PING only, so these pass
+/// as soon as RespReader works, whatever the engine can do (the engine stub answers +PONG to everything).
+/// </summary>
+public sealed class HostTests(ServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServerFixture>
+{
+    TestServer Server => fixture.Server;
+
+    [Fact]
+    public async Task PingAnswersPong()
+    {
+        await using var client = await Server.ConnectAsync();
+        Assert.Equal("PONG", await client.StatusAsync("PING"));
+    }
+
+    [Fact]
+    public async Task InlinePingAnswersPong()
+    {
+        await using var client = await Server.ConnectAsync();
+        await client.SendRawAsync("PING\r\n");
+        Assert.Equal(new Reply.Status("PONG"), await client.ReadAsync());
+    }
+
+    [Fact]
+    public async Task ThousandPipelinedPingsInOneWriteGetThousandReplies()
+    {
+        await using var client = await Server.ConnectAsync();
+        var one = TestClient.Encode("PING");
+        await client.SendRawAsync([.. Enumerable.Range(0, 1000).SelectMany(_ => one)]);
+        for (var i = 0; i < 1000; i++)
+            Assert.Equal(new Reply.Status("PONG"), await client.ReadAsync());
+    }
+
+    [Fact]
+    public async Task CommandDribbledOneByteAtATimeIsFramedAcrossReads()
+    {
+        await using var client = await Server.ConnectAsync();
+        foreach (var b in TestClient.Encode("PING"))
+            await client.SendRawAsync([b]);
+        Assert.Equal(new Reply.Status("PONG"), await client.ReadAsync());
+        // And the connection is still in step afterwards.
+        Assert.Equal("PONG", await client.StatusAsync("PING"));
+    }
+
+    [Fact]
+    public async Task CommandsSplitAtEveryPossiblePointAreAllAnswered()
+    {
+        await using var client = await Server.ConnectAsync();
+        var two = TestClient.Encode("PING").Concat(Encoding.ASCII.GetBytes("PING\r\n")).ToArray();
+        for (var cut = 1; cut < two.Length; cut++)
+        {
+            await client.SendRawAsync(two[..cut]);
+            await Task.Yield();
+            await client.SendRawAsync(two[cut..]);
+            Assert.Equal(new Reply.Status("PONG"), await client.ReadAsync());
+            Assert.Equal(new Reply.Status("PONG"), await client.ReadAsync());
+        }
+    }
+
+    [Fact]
+    public async Task LargeArgumentSpanningManyReadsIsFramedWhole()
+    {
+        // 300 KB arrives in many socket reads, so the host must join pipe segments without losing bytes.
+        await using var client = await Server.ConnectAsync();
+        var payload = new byte[300_000];
+        new Random(7).NextBytes(payload);
+        var reply = await client.CallAsync("PING"u8.ToArray(), payload);
+        // The engine stub answers PONG to anything; Redis (and the real engine) echo the argument.
+        switch (reply)
+        {
+            case Reply.Status { Text: "PONG" }:
+                output.WriteLine("engine stub: PONG");
+                break;
+            case Reply.Bulk bulk:
+                Assert.Equal(payload, bulk.Bytes);
+                break;
+            default:
+                Assert.Fail($"unexpected reply {reply}");
+                break;
+        }
+        Assert.Equal("PONG", await client.StatusAsync("PING"));
+    }
+
+    [Fact]
+    public async Task MixedSizePipelineInRandomChunksKeepsEveryByteAndTheOrder()
+    {
+        // Small and large commands cut at arbitrary points: partial commands at segment edges must be
+        // carried over intact from one read to the next.
+        var random = new Random(11);
+        var payloads = Enumerable.Range(0, 200)
+            .Select(i => { var p = new byte[i % 7 == 0 ? random.Next(20_000, 60_000) : random.Next(0, 300)]; random.NextBytes(p); return p; })
+            .ToList();
+        var bytes = payloads.SelectMany(p => TestClient.Encode("PING"u8.ToArray(), p)).ToArray();
+        await using var client = await Server.ConnectAsync();
+        var sending = Task.Run(async () =>
+        {
+            for (var at = 0; at < bytes.Length;)
+            {
+                var n = Math.Min(bytes.Length - at, random.Next(1, 40_000));
+                await client.SendRawAsync(bytes[at..(at + n)]);
+                at += n;
+            }
+        });
+        foreach (var payload in payloads)
+        {
+            var reply = await client.ReadAsync();
+            if (reply is not Reply.Status { Text: "PONG" }) // the engine stub's answer to anything
+                Assert.Equal(payload, Assert.IsType<Reply.Bulk>(reply).Bytes);
+        }
+        await sending;
+    }
+
+    [Fact]
+    public async Task ManyConcurrentClientsAreAllServed()
+    {
+        var clients = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Server.ConnectAsync()));
+        try
+        {
+            await Task.WhenAll(clients.Select(async client =>
+            {
+                for (var i = 0; i < 20; i++) Assert.Equal("PONG", await client.StatusAsync("PING"));
+            }));
+        }
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ClientVanishingMidCommandDoesNotDisturbOthers()
+    {
+        await using (var quitter = await Server.ConnectAsync())
+            await quitter.SendRawAsync("*2\r\n$4\r\nPING\r\n$100\r\nonly-part");
+        await using var client = await Server.ConnectAsync();
+        Assert.Equal("PONG", await client.StatusAsync("PING"));
+    }
+
+    [Fact]
+    public void ListeningOnABusyPortFailsWithRedisMessage()
+    {
+        if (TestServer.Target != Target.InProcess)
+        {
+            output.WriteLine("in-process only; ProcessTests check the message printed by the executable");
+            return;
+        }
+        var dir = Tools.TempDir();
+        try
+        {
+            var engine = Aof.Engine.Server.Start([.. TestServer.Arguments(Tools.FreePort(), dir, realRedis: false)]).ResultValue;
+            var port = engine.Settings.Port;
+            using var blocker = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                blocker.Bind(new IPEndPoint(IPAddress.Loopback, port));
+                blocker.Listen();
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                // Already busy (the engine stub always says 6379): just as good for this test.
+            }
+            var error = Assert.Throws<HostBindException>(() => Host.Listen(engine));
+            Assert.Equal(
+                $"Warning: Could not create server TCP listening socket 127.0.0.1:{port}: bind: Address already in use\n" +
+                $"Failed listening on port {port} (tcp), aborting.",
+                error.Message);
+            engine.Stop();
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+/// <summary>Shuts its own server down, so it has no shared fixture. (The engine stub ignores --port and
+/// always takes 6379, so under the stub run this class alone.)</summary>
+public sealed class HostShutdownTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ShutdownClosesConnectedClients()
+    {
+        if (TestServer.Target != Target.InProcess)
+        {
+            output.WriteLine("in-process only; ProcessTests cover SIGTERM for the other targets");
+            return;
+        }
+        await using var server = await TestServer.StartAsync();
+        await using var client = await server.ConnectAsync();
+        Assert.Equal("PONG", await client.StatusAsync("PING"));
+        await server.ShutdownInProcessAsync();
+        Assert.True(await client.IsClosedByServerAsync(TimeSpan.FromSeconds(5)), "client still connected after shutdown");
+    }
+}
