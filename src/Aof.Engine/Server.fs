@@ -61,6 +61,9 @@ type Server private (initial: Settings, log: Log, configFile: string) =
             { RespLimits.Default with
                 MaxBulkLen = s.ProtoMaxBulkLen } }
 
+    // Read by every connection on every read, so kept ready rather than rebuilt.
+    let mutable limits = (hostSettings initial).Resp
+
     let ctx (micros: int64) =
         { Now = micros / 1000L
           NowMicros = micros
@@ -320,6 +323,7 @@ type Server private (initial: Settings, log: Log, configFile: string) =
             match folded with
             | Ok s ->
                 settings <- s
+                limits <- (hostSettings s).Resp
                 log.Level <- s.LogLevel
                 Reply.ok
             | Error e -> Reply.Error e
@@ -508,7 +512,7 @@ type Server private (initial: Settings, log: Log, configFile: string) =
 
     /// The protocol limits for this client's next read: Redis allows only small requests before AUTH.
     member _.Limits(session: Session) : RespLimits =
-        let l = (hostSettings settings).Resp
+        let l = limits
         if session.Authenticated then l else { l with Unauthenticated = true }
     member _.Log = log
 

@@ -81,7 +81,6 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
         // Zero-byte reads keep idle clients from each pinning a receive buffer.
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true, useZeroByteReads: true));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        var limits = server.Settings.Resp;
         var queryBufferLimit = server.Settings.ClientQueryBufferLimit;
         var clean = false;
         try
@@ -91,7 +90,8 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
                 var result = await reader.ReadAsync(token);
                 var buffer = result.Buffer;
                 if (buffer.Length > Array.MaxLength) return; // cannot be made contiguous; far past any sane limit
-                var status = Frame(Contiguous(buffer), limits, out var consumed, out var error);
+                // Asked per read: the limits tighten until the client authenticates, and CONFIG SET may move them.
+                var status = Frame(Contiguous(buffer), server.Limits(session), out var consumed, out var error);
                 var remaining = buffer.Length - consumed;
                 reader.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
                 Forget(consumed);

@@ -6,7 +6,8 @@ var started = Aof.Engine.Server.Start(args);
 if (started.IsError)
 {
     var (message, code) = started.ErrorValue;
-    Console.Error.WriteLine(message);
+    // --help and --version end with code 0 and belong on stdout; real failures go to stderr.
+    (code == 0 ? Console.Out : Console.Error).WriteLine(message);
     return code;
 }
 var server = started.ResultValue;
