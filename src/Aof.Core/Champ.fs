@@ -29,7 +29,10 @@ module internal ChampTrie =
         new(key, value) = { Key = key; Value = value }
 
     /// Invariant for owned nodes: their arrays belong to them alone (fresh or cloned), so writing into an
-    /// array in place can never show through another node.
+    /// array in place can never show through another node. An owned bitmap node's `Pairs` may also have
+    /// spare room at the end (its pair count is the popcount of `DataMap`), so a transient's inserts mostly
+    /// shift in place instead of reallocating; `seal` trims that room when the transient is persisted, so
+    /// in every map `Pairs.Length` is the exact count.
     [<Sealed; NoEquality; NoComparison>]
     type Node<'V> =
         val mutable Owner: Owner
@@ -87,6 +90,45 @@ module internal ChampTrie =
     /// An array a new node may keep: persistent nodes share it, an owned node needs its own copy.
     let inline keep (owner: Owner) (arr: 'T[]) : 'T[] =
         if isNull owner || arr.Length = 0 then arr else Array.copy arr
+
+    /// Pairs in use in a node reached during an update (a bitmap node's array may have spare room; a
+    /// collision node's, with both bitmaps zero, never has).
+    let inline pairCount (n: Node<'V>) : int =
+        if n.DataMap = 0u && n.NodeMap = 0u then
+            n.Pairs.Length
+        else
+            BitOperations.PopCount n.DataMap
+
+    /// `n`'s pairs with `p` inserted at `i`: shifted in place when `n` is owned and has room; in a transient,
+    /// otherwise, a new array with room to grow; in a persistent update, an exact copy.
+    let withPair (owner: Owner) (n: Node<'V>) (i: int) (p: Pair<'V>) : Pair<'V>[] =
+        let pairs = n.Pairs
+        let count = BitOperations.PopCount n.DataMap
+
+        if editable owner n && count < pairs.Length then
+            Array.Copy(pairs, i, pairs, i + 1, count - i)
+            pairs[i] <- p
+            pairs
+        elif isNull owner then
+            insertAt pairs i p
+        else
+            let r = Array.zeroCreate (min 32 (max 4 (2 * count)))
+            Array.Copy(pairs, 0, r, 0, i)
+            r[i] <- p
+            Array.Copy(pairs, i, r, i + 1, count - i)
+            r
+
+    /// `n`'s pairs without the one at `i`: closed up in place when `n` is owned, else an exact copy.
+    let withoutPair (owner: Owner) (n: Node<'V>) (i: int) : Pair<'V>[] =
+        if editable owner n then
+            let pairs = n.Pairs
+            let count = BitOperations.PopCount n.DataMap
+            Array.Copy(pairs, i + 1, pairs, i, count - i - 1)
+            // Clear the vacated slot so the GC does not keep the removed key and value alive.
+            pairs[count - 1] <- Unchecked.defaultof<_>
+            pairs
+        else
+            removeAt n.Pairs i
 
     /// Index of `key` in a collision node, or -1.
     let collisionIndex (n: Node<'V>) (key: byte[]) : int =
@@ -160,7 +202,7 @@ module internal ChampTrie =
             Node(owner, n.DataMap, n.NodeMap, keep owner n.Pairs, replaceAt n.Children j c)
 
     let addPair (owner: Owner) (n: Node<'V>) (bit: uint32) (p: Pair<'V>) : Node<'V> =
-        let pairs = insertAt n.Pairs (indexOf n.DataMap bit) p
+        let pairs = withPair owner n (indexOf n.DataMap bit) p
 
         if editable owner n then
             n.DataMap <- n.DataMap ||| bit
@@ -170,7 +212,7 @@ module internal ChampTrie =
             Node(owner, n.DataMap ||| bit, n.NodeMap, pairs, keep owner n.Children)
 
     let removePair (owner: Owner) (n: Node<'V>) (bit: uint32) (i: int) : Node<'V> =
-        let pairs = removeAt n.Pairs i
+        let pairs = withoutPair owner n i
 
         if editable owner n then
             n.DataMap <- n.DataMap ^^^ bit
@@ -181,7 +223,7 @@ module internal ChampTrie =
 
     /// The inline pair at `i` and a new key now share a slot: they move down into sub-node `c`.
     let pairToChild (owner: Owner) (n: Node<'V>) (bit: uint32) (i: int) (c: Node<'V>) : Node<'V> =
-        let pairs = removeAt n.Pairs i
+        let pairs = withoutPair owner n i
         let children = insertAt n.Children (indexOf n.NodeMap bit) c
 
         if editable owner n then
@@ -196,7 +238,7 @@ module internal ChampTrie =
     /// Sub-node `j` shrank to the single pair `p`: canonical form wants it inline here.
     let childToPair (owner: Owner) (n: Node<'V>) (bit: uint32) (j: int) (p: Pair<'V>) : Node<'V> =
         let children = removeAt n.Children j
-        let pairs = insertAt n.Pairs (indexOf n.DataMap bit) p
+        let pairs = withPair owner n (indexOf n.DataMap bit) p
 
         if editable owner n then
             n.DataMap <- n.DataMap ||| bit
@@ -293,8 +335,8 @@ module internal ChampTrie =
 
                 if not removed then
                     n
-                elif child'.NodeMap = 0u && child'.Pairs.Length = 1 then
-                    if shift > 0 && n.Pairs.Length = 0 && n.Children.Length = 1 then
+                elif child'.NodeMap = 0u && pairCount child' = 1 then
+                    if shift > 0 && n.DataMap = 0u && n.Children.Length = 1 then
                         // This node would be left with just that pair: let the parent inline it.
                         child'
                     else
@@ -305,6 +347,22 @@ module internal ChampTrie =
                     setChild owner n j child'
             else
                 n
+
+    /// Ends a transient's ownership of its nodes: trims their spare room and clears their owner. Owned
+    /// nodes hang only below owned nodes (an update copies the whole path to a node it takes over), so
+    /// the walk visits just the nodes the transient created.
+    let rec seal (owner: Owner) (shift: int) (n: Node<'V>) : unit =
+        if editable owner n then
+            n.Owner <- null
+
+            if shift < HashBits then
+                let count = BitOperations.PopCount n.DataMap
+
+                if count < n.Pairs.Length then
+                    n.Pairs <- if count = 0 then Array.Empty() else Array.sub n.Pairs 0 count
+
+            for c in n.Children do
+                seal owner (shift + Bits) c
 
     let rec fold (f: OptimizedClosures.FSharpFunc<'S, byte[], 'V, 'S>) (state: 'S) (n: Node<'V>) : 'S =
         let mutable s = state
@@ -542,7 +600,7 @@ type ChampTransient<'V> internal (root: Node<'V>, count: int) =
     /// Ends the transient: later use of this builder throws InvalidOperationException.
     member this.Persist() : ChampMap<'V> =
         this.Live()
-        // Dropping the token also stops any further in-place edit of the nodes now owned by the map.
+        seal owner 0 root
         owner <- null
         if count = 0 then ChampMap<'V>.Empty else ChampMap(root, count)
 
