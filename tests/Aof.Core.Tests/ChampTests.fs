@@ -147,7 +147,7 @@ let ``engineered keys collide fully and deep keys share five levels`` () =
 let ``law: add and remove agree with a Map model after every step`` () =
     let keys = pool.Value
 
-    law 300 (opsArb keys.Length) (fun ops ->
+    law 1000 (opsArb keys.Length) (fun ops ->
         ops
         |> List.scan (fun (m, model) op -> applyMap keys m op, applyModel keys model op) (Champ.empty, Map.empty)
         |> List.forall (fun (m, model) -> agrees keys model m))
@@ -156,7 +156,7 @@ let ``law: add and remove agree with a Map model after every step`` () =
 let ``law: persistence - no update changes an earlier version`` () =
     let keys = pool.Value
 
-    law 200 (Arb.zip (opsArb keys.Length, opsArb keys.Length)) (fun (setup, edits) ->
+    law 500 (Arb.zip (opsArb keys.Length, opsArb keys.Length)) (fun (setup, edits) ->
         let start = build keys setup
         let startModel = List.fold (applyModel keys) Map.empty setup
 
@@ -174,7 +174,7 @@ let ``law: persistence - no update changes an earlier version`` () =
 let ``law: a transient's edits equal the same edits done persistently`` () =
     let keys = pool.Value
 
-    law 200 (Arb.zip (opsArb keys.Length, opsArb keys.Length)) (fun (setup, edits) ->
+    law 500 (Arb.zip (opsArb keys.Length, opsArb keys.Length)) (fun (setup, edits) ->
         let start = build keys setup
         let t = Champ.toTransient start
         let startModel = List.fold (applyModel keys) Map.empty setup
@@ -210,7 +210,7 @@ let ``law: a transient's edits equal the same edits done persistently`` () =
 let ``law: a transient of a transient-built map does not disturb that map`` () =
     let keys = pool.Value
 
-    law 100 (Arb.zip (opsArb keys.Length, opsArb keys.Length)) (fun (setup, edits) ->
+    law 300 (Arb.zip (opsArb keys.Length, opsArb keys.Length)) (fun (setup, edits) ->
         let first = Champ.toTransient Champ.empty
         List.iter (applyTransient keys first) setup
         let built = first.Persist()
@@ -238,7 +238,7 @@ let ``a persisted transient refuses further use`` () =
 let ``law: removing every key gives the empty map`` () =
     let keys = pool.Value
 
-    law 200 (Arb.zip (opsArb keys.Length, Arb.fromGen (Gen.shuffle keys))) (fun (ops, order) ->
+    law 500 (Arb.zip (opsArb keys.Length, Arb.fromGen (Gen.shuffle keys))) (fun (ops, order) ->
         let m = build keys ops
         let cleared = Array.fold (fun m k -> Champ.remove k m) m order
 
@@ -252,7 +252,7 @@ let ``law: removing every key gives the empty map`` () =
 let ``law: adding then removing a new key restores contents and shape`` () =
     let keys = pool.Value
 
-    law 300 (Arb.zip (opsArb keys.Length, Arb.fromGen (Gen.choose (0, keys.Length - 1)))) (fun (ops, k) ->
+    law 1000 (Arb.zip (opsArb keys.Length, Arb.fromGen (Gen.choose (0, keys.Length - 1)))) (fun (ops, k) ->
         let m = build keys ops |> Champ.remove keys[k]
         let back = m |> Champ.add keys[k] 7 |> Champ.remove keys[k]
         // equalsBy compares node by node, so it fails on equal contents held in a different shape.
@@ -273,7 +273,7 @@ let ``law: the shape depends on the keys only, not the order of updates`` () =
             }
         )
 
-    law 200 arb (fun (order1, order2, noise) ->
+    law 500 arb (fun (order1, order2, noise) ->
         // Second route: insert extra keys too, then take the extras back out.
         let extras = noise |> List.filter (fun k -> not (Array.contains k order2))
         let direct = order1 |> Array.fold (fun m k -> Champ.add keys[k] k m) Champ.empty
@@ -310,7 +310,7 @@ let ``law: a full scan of an unchanged map returns each key exactly once`` () =
     let arb =
         Arb.fromGen (Gen.zip (Gen.subListOf [ 0 .. keys.Length - 1 ]) (Gen.frequency [ 3, Gen.choose (1, 12); 1, Gen.choose (13, 500) ]))
 
-    law 150 arb (fun (present, count) ->
+    law 400 arb (fun (present, count) ->
         let m = present |> List.fold (fun m k -> Champ.add keys[k] k m) Champ.empty
         let cursor, steps = scanAll count m
         let seen = steps |> List.concat |> List.map (fst >> name)
@@ -339,7 +339,7 @@ let ``law: a scan under updates returns every key present throughout and termina
             }
         )
 
-    law 150 arb (fun (initial, count, batches) ->
+    law 400 arb (fun (initial, count, batches) ->
         let mutable m = initial |> List.fold (fun m k -> Champ.add keys[k] k m) Champ.empty
         let mutable removed = Set.empty
         let mutable everPresent = initial |> List.map (fun k -> name keys[k]) |> Set.ofList
@@ -409,7 +409,7 @@ let ``law: randomEntry returns a present entry and reaches every entry of a smal
         let seen = HashSet<string>()
 
         let allPresent =
-            Seq.init 20000 (fun _ -> Champ.randomEntry (random64 rng) m)
+            Seq.init 50000 (fun _ -> Champ.randomEntry (random64 rng) m)
             |> Seq.forall (fun drawn ->
                 match drawn with
                 | ValueNone -> Champ.isEmpty m
