@@ -1,77 +1,705 @@
 namespace Aof.Core
 
-// PLACEHOLDER implementation over ImmutableDictionary: the real CHAMP replaces it with the same API.
+open System
+open System.Numerics
 
-open System.Collections.Immutable
+/// The trie underneath `ChampMap` (Steindorff & Vinju's CHAMP), specialised for `byte[]` keys.
+///
+/// A node holds two 32-bit bitmaps over the 5-bit hash chunk of its level: `DataMap` marks slots whose
+/// single key is stored inline in `Pairs`, `NodeMap` marks slots delegated to a sub-node in `Children`.
+/// Both arrays are dense, ordered by slot. Once all 32 hash bits are used (shift >= 32) a node is a
+/// collision node: bitmaps are zero and `Pairs` lists the keys sharing that full hash.
+///
+/// Canonical form (kept by every update): a non-root node always holds at least two keys in its subtree,
+/// and a key sits inline at the shallowest level whose hash prefix tells it apart from every other key.
+/// So the shape is a function of the key set alone, whatever the order of updates.
+module internal ChampTrie =
+
+    /// Identifies one transient: nodes it created carry it and may be mutated in place; persistent nodes
+    /// carry null and are never mutated.
+    [<Sealed; AllowNullLiteral>]
+    type Owner() =
+        class
+        end
+
+    [<Struct; NoEquality; NoComparison>]
+    type Pair<'V> =
+        val Key: byte[]
+        val Value: 'V
+        new(key, value) = { Key = key; Value = value }
+
+    /// Invariant for owned nodes: their arrays belong to them alone (fresh or cloned), so writing into an
+    /// array in place can never show through another node. An owned bitmap node's `Pairs` may also have
+    /// spare room at the end (its pair count is the popcount of `DataMap`), so a transient's inserts mostly
+    /// shift in place instead of reallocating; `seal` trims that room when the transient is persisted, so
+    /// in every map `Pairs.Length` is the exact count.
+    [<Sealed; NoEquality; NoComparison>]
+    type Node<'V> =
+        val mutable Owner: Owner
+        val mutable DataMap: uint32
+        val mutable NodeMap: uint32
+        val mutable Pairs: Pair<'V>[]
+        val mutable Children: Node<'V>[]
+
+        new(owner, dataMap, nodeMap, pairs, children) =
+            { Owner = owner
+              DataMap = dataMap
+              NodeMap = nodeMap
+              Pairs = pairs
+              Children = children }
+
+    [<Literal>]
+    let Bits = 5
+
+    /// At or past this shift the hash is used up and a node is a collision node.
+    [<Literal>]
+    let HashBits = 32
+
+    let inline hashOf (key: byte[]) : uint32 = uint32 (Bytes.hash key)
+    let inline chunk (hash: uint32) (shift: int) : int = int ((hash >>> shift) &&& 31u)
+    let inline bitFor (hash: uint32) (shift: int) : uint32 = 1u <<< chunk hash shift
+    let inline indexOf (bitmap: uint32) (bit: uint32) : int = BitOperations.PopCount(bitmap &&& (bit - 1u))
+
+    let inline editable (owner: Owner) (n: Node<'V>) : bool =
+        not (isNull owner) && obj.ReferenceEquals(n.Owner, owner)
+
+    let emptyNode<'V> () : Node<'V> =
+        Node<'V>(null, 0u, 0u, Array.Empty<Pair<'V>>(), Array.Empty<Node<'V>>())
+
+    let insertAt (arr: 'T[]) (i: int) (x: 'T) : 'T[] =
+        let r = Array.zeroCreate (arr.Length + 1)
+        Array.Copy(arr, 0, r, 0, i)
+        r[i] <- x
+        Array.Copy(arr, i, r, i + 1, arr.Length - i)
+        r
+
+    let removeAt (arr: 'T[]) (i: int) : 'T[] =
+        if arr.Length = 1 then
+            Array.Empty<'T>()
+        else
+            let r = Array.zeroCreate (arr.Length - 1)
+            Array.Copy(arr, 0, r, 0, i)
+            Array.Copy(arr, i + 1, r, i, arr.Length - i - 1)
+            r
+
+    let replaceAt (arr: 'T[]) (i: int) (x: 'T) : 'T[] =
+        let r = Array.copy arr
+        r[i] <- x
+        r
+
+    /// An array a new node may keep: persistent nodes share it, an owned node needs its own copy.
+    let inline keep (owner: Owner) (arr: 'T[]) : 'T[] =
+        if isNull owner || arr.Length = 0 then arr else Array.copy arr
+
+    /// Pairs in use in a node reached during an update (a bitmap node's array may have spare room; a
+    /// collision node's, with both bitmaps zero, never has).
+    let inline pairCount (n: Node<'V>) : int =
+        if n.DataMap = 0u && n.NodeMap = 0u then
+            n.Pairs.Length
+        else
+            BitOperations.PopCount n.DataMap
+
+    /// `n`'s pairs with `p` inserted at `i`: shifted in place when `n` is owned and has room; in a transient,
+    /// otherwise, a new array with room to grow; in a persistent update, an exact copy.
+    let withPair (owner: Owner) (n: Node<'V>) (i: int) (p: Pair<'V>) : Pair<'V>[] =
+        let pairs = n.Pairs
+        let count = BitOperations.PopCount n.DataMap
+
+        if editable owner n && count < pairs.Length then
+            Array.Copy(pairs, i, pairs, i + 1, count - i)
+            pairs[i] <- p
+            pairs
+        elif isNull owner then
+            insertAt pairs i p
+        else
+            let r = Array.zeroCreate (min 32 (max 4 (2 * count)))
+            Array.Copy(pairs, 0, r, 0, i)
+            r[i] <- p
+            Array.Copy(pairs, i, r, i + 1, count - i)
+            r
+
+    /// `n`'s pairs without the one at `i`: closed up in place when `n` is owned, else an exact copy.
+    let withoutPair (owner: Owner) (n: Node<'V>) (i: int) : Pair<'V>[] =
+        if editable owner n then
+            let pairs = n.Pairs
+            let count = BitOperations.PopCount n.DataMap
+            Array.Copy(pairs, i + 1, pairs, i, count - i - 1)
+            // Clear the vacated slot so the GC does not keep the removed key and value alive.
+            pairs[count - 1] <- Unchecked.defaultof<_>
+            pairs
+        else
+            removeAt n.Pairs i
+
+    /// Index of `key` in a collision node, or -1.
+    let collisionIndex (n: Node<'V>) (key: byte[]) : int =
+        let pairs = n.Pairs
+        let mutable i = 0
+
+        while i < pairs.Length && not (Bytes.equal pairs[i].Key key) do
+            i <- i + 1
+
+        if i < pairs.Length then i else -1
+
+    let tryFind (root: Node<'V>) (key: byte[]) : 'V voption =
+        let hash = hashOf key
+        let mutable n = root
+        let mutable shift = 0
+        let mutable result = ValueNone
+        let mutable searching = true
+
+        while searching do
+            if shift >= HashBits then
+                let i = collisionIndex n key
+
+                if i >= 0 then
+                    result <- ValueSome n.Pairs[i].Value
+
+                searching <- false
+            else
+                let bit = bitFor hash shift
+
+                if n.DataMap &&& bit <> 0u then
+                    let p = n.Pairs[indexOf n.DataMap bit]
+
+                    if Bytes.equal p.Key key then
+                        result <- ValueSome p.Value
+
+                    searching <- false
+                elif n.NodeMap &&& bit <> 0u then
+                    n <- n.Children[indexOf n.NodeMap bit]
+                    shift <- shift + Bits
+                else
+                    searching <- false
+
+        result
+
+    /// The smallest subtree holding two distinct keys, rooted at `shift`.
+    let rec mergeTwo (owner: Owner) (a: Pair<'V>) (ha: uint32) (b: Pair<'V>) (hb: uint32) (shift: int) : Node<'V> =
+        if shift >= HashBits then
+            Node(owner, 0u, 0u, [| a; b |], Array.Empty())
+        else
+            let ca = chunk ha shift
+            let cb = chunk hb shift
+
+            if ca = cb then
+                Node(owner, 0u, 1u <<< ca, Array.Empty(), [| mergeTwo owner a ha b hb (shift + Bits) |])
+            else
+                let pairs = if ca < cb then [| a; b |] else [| b; a |]
+                Node(owner, (1u <<< ca) ||| (1u <<< cb), 0u, pairs, Array.Empty())
+
+    let setPair (owner: Owner) (n: Node<'V>) (i: int) (p: Pair<'V>) : Node<'V> =
+        if editable owner n then
+            n.Pairs[i] <- p
+            n
+        else
+            Node(owner, n.DataMap, n.NodeMap, replaceAt n.Pairs i p, keep owner n.Children)
+
+    let setChild (owner: Owner) (n: Node<'V>) (j: int) (c: Node<'V>) : Node<'V> =
+        if editable owner n then
+            n.Children[j] <- c
+            n
+        else
+            Node(owner, n.DataMap, n.NodeMap, keep owner n.Pairs, replaceAt n.Children j c)
+
+    let addPair (owner: Owner) (n: Node<'V>) (bit: uint32) (p: Pair<'V>) : Node<'V> =
+        let pairs = withPair owner n (indexOf n.DataMap bit) p
+
+        if editable owner n then
+            n.DataMap <- n.DataMap ||| bit
+            n.Pairs <- pairs
+            n
+        else
+            Node(owner, n.DataMap ||| bit, n.NodeMap, pairs, keep owner n.Children)
+
+    let removePair (owner: Owner) (n: Node<'V>) (bit: uint32) (i: int) : Node<'V> =
+        let pairs = withoutPair owner n i
+
+        if editable owner n then
+            n.DataMap <- n.DataMap ^^^ bit
+            n.Pairs <- pairs
+            n
+        else
+            Node(owner, n.DataMap ^^^ bit, n.NodeMap, pairs, keep owner n.Children)
+
+    /// The inline pair at `i` and a new key now share a slot: they move down into sub-node `c`.
+    let pairToChild (owner: Owner) (n: Node<'V>) (bit: uint32) (i: int) (c: Node<'V>) : Node<'V> =
+        let pairs = withoutPair owner n i
+        let children = insertAt n.Children (indexOf n.NodeMap bit) c
+
+        if editable owner n then
+            n.DataMap <- n.DataMap ^^^ bit
+            n.NodeMap <- n.NodeMap ||| bit
+            n.Pairs <- pairs
+            n.Children <- children
+            n
+        else
+            Node(owner, n.DataMap ^^^ bit, n.NodeMap ||| bit, pairs, children)
+
+    /// Sub-node `j` shrank to the single pair `p`: canonical form wants it inline here.
+    let childToPair (owner: Owner) (n: Node<'V>) (bit: uint32) (j: int) (p: Pair<'V>) : Node<'V> =
+        let children = removeAt n.Children j
+        let pairs = withPair owner n (indexOf n.DataMap bit) p
+
+        if editable owner n then
+            n.DataMap <- n.DataMap ||| bit
+            n.NodeMap <- n.NodeMap ^^^ bit
+            n.Pairs <- pairs
+            n.Children <- children
+            n
+        else
+            Node(owner, n.DataMap ||| bit, n.NodeMap ^^^ bit, pairs, children)
+
+    /// Sets `key`; `added` becomes true when the key was new. Returns `n` itself when it was edited in place.
+    let rec insert
+        (owner: Owner)
+        (n: Node<'V>)
+        (key: byte[])
+        (hash: uint32)
+        (shift: int)
+        (value: 'V)
+        (added: byref<bool>)
+        : Node<'V> =
+        if shift >= HashBits then
+            let i = collisionIndex n key
+
+            if i >= 0 then
+                setPair owner n i (Pair(n.Pairs[i].Key, value))
+            else
+                added <- true
+                let pairs = insertAt n.Pairs n.Pairs.Length (Pair(key, value))
+
+                if editable owner n then
+                    n.Pairs <- pairs
+                    n
+                else
+                    Node(owner, 0u, 0u, pairs, Array.Empty())
+        else
+            let bit = bitFor hash shift
+
+            if n.DataMap &&& bit <> 0u then
+                let i = indexOf n.DataMap bit
+                let p = n.Pairs[i]
+
+                if Bytes.equal p.Key key then
+                    // Keep the stored key array: equal content, and it may already be shared.
+                    setPair owner n i (Pair(p.Key, value))
+                else
+                    added <- true
+                    let sub = mergeTwo owner p (hashOf p.Key) (Pair(key, value)) hash (shift + Bits)
+                    pairToChild owner n bit i sub
+            elif n.NodeMap &&& bit <> 0u then
+                let j = indexOf n.NodeMap bit
+                let child = n.Children[j]
+                let child' = insert owner child key hash (shift + Bits) value &added
+
+                if obj.ReferenceEquals(child', child) then
+                    n
+                else
+                    setChild owner n j child'
+            else
+                added <- true
+                addPair owner n bit (Pair(key, value))
+
+    /// Removes `key`; `removed` becomes true when it was present. A non-root result holding a single pair
+    /// and no sub-node is handed up so that an ancestor stores the pair inline (canonical form).
+    let rec remove (owner: Owner) (n: Node<'V>) (key: byte[]) (hash: uint32) (shift: int) (removed: byref<bool>) : Node<'V> =
+        if shift >= HashBits then
+            let i = collisionIndex n key
+
+            if i < 0 then
+                n
+            else
+                removed <- true
+                let pairs = removeAt n.Pairs i
+
+                if editable owner n then
+                    n.Pairs <- pairs
+                    n
+                else
+                    Node(owner, 0u, 0u, pairs, Array.Empty())
+        else
+            let bit = bitFor hash shift
+
+            if n.DataMap &&& bit <> 0u then
+                let i = indexOf n.DataMap bit
+
+                if Bytes.equal n.Pairs[i].Key key then
+                    removed <- true
+                    removePair owner n bit i
+                else
+                    n
+            elif n.NodeMap &&& bit <> 0u then
+                let j = indexOf n.NodeMap bit
+                let child = n.Children[j]
+                let child' = remove owner child key hash (shift + Bits) &removed
+
+                if not removed then
+                    n
+                elif child'.NodeMap = 0u && pairCount child' = 1 then
+                    if shift > 0 && n.DataMap = 0u && n.Children.Length = 1 then
+                        // This node would be left with just that pair: let the parent inline it.
+                        child'
+                    else
+                        childToPair owner n bit j child'.Pairs[0]
+                elif obj.ReferenceEquals(child', child) then
+                    n
+                else
+                    setChild owner n j child'
+            else
+                n
+
+    /// Ends a transient's ownership of its nodes: trims their spare room and clears their owner. Owned
+    /// nodes hang only below owned nodes (an update copies the whole path to a node it takes over), so
+    /// the walk visits just the nodes the transient created.
+    let rec seal (owner: Owner) (shift: int) (n: Node<'V>) : unit =
+        if editable owner n then
+            n.Owner <- null
+
+            if shift < HashBits then
+                let count = BitOperations.PopCount n.DataMap
+
+                if count < n.Pairs.Length then
+                    n.Pairs <- if count = 0 then Array.Empty() else Array.sub n.Pairs 0 count
+
+            for c in n.Children do
+                seal owner (shift + Bits) c
+
+    let rec fold (f: OptimizedClosures.FSharpFunc<'S, byte[], 'V, 'S>) (state: 'S) (n: Node<'V>) : 'S =
+        let mutable s = state
+
+        for p in n.Pairs do
+            s <- f.Invoke(s, p.Key, p.Value)
+
+        for c in n.Children do
+            s <- fold f s c
+
+        s
+
+    let rec iter (f: OptimizedClosures.FSharpFunc<byte[], 'V, unit>) (n: Node<'V>) : unit =
+        for p in n.Pairs do
+            f.Invoke(p.Key, p.Value)
+
+        for c in n.Children do
+            iter f c
+
+    let rec toSeq (n: Node<'V>) : seq<byte[] * 'V> =
+        seq {
+            for p in n.Pairs do
+                yield p.Key, p.Value
+
+            for c in n.Children do
+                yield! toSeq c
+        }
+
+    let rec equalNodes (eq: OptimizedClosures.FSharpFunc<'V, 'V, bool>) (shift: int) (a: Node<'V>) (b: Node<'V>) : bool =
+        if obj.ReferenceEquals(a, b) then
+            true
+        elif shift >= HashBits then
+            // Collision nodes keep insertion order: compare them as sets.
+            a.Pairs.Length = b.Pairs.Length
+            && a.Pairs
+               |> Array.forall (fun p ->
+                   let i = collisionIndex b p.Key
+                   i >= 0 && eq.Invoke(p.Value, b.Pairs[i].Value))
+        elif a.DataMap <> b.DataMap || a.NodeMap <> b.NodeMap then
+            false
+        else
+            let mutable same = true
+            let mutable i = 0
+
+            while same && i < a.Pairs.Length do
+                let pa = a.Pairs[i]
+                let pb = b.Pairs[i]
+                same <- Bytes.equal pa.Key pb.Key && eq.Invoke(pa.Value, pb.Value)
+                i <- i + 1
+
+            i <- 0
+
+            while same && i < a.Children.Length do
+                same <- equalNodes eq (shift + Bits) a.Children[i] b.Children[i]
+                i <- i + 1
+
+            same
+
+    /// A key's place in trie order: hash chunks read from the root down, the root's chunk most significant.
+    let trieOrder (hash: uint32) : uint32 =
+        (uint32 (chunk hash 0) <<< 27)
+        ||| (uint32 (chunk hash 5) <<< 22)
+        ||| (uint32 (chunk hash 10) <<< 17)
+        ||| (uint32 (chunk hash 15) <<< 12)
+        ||| (uint32 (chunk hash 20) <<< 7)
+        ||| (uint32 (chunk hash 25) <<< 2)
+        ||| (hash >>> 30)
+
+    /// The hash whose trie order is `pos` (inverse of `trieOrder`).
+    let hashAt (pos: uint32) : uint32 =
+        ((pos >>> 27) &&& 31u)
+        ||| (((pos >>> 22) &&& 31u) <<< 5)
+        ||| (((pos >>> 17) &&& 31u) <<< 10)
+        ||| (((pos >>> 12) &&& 31u) <<< 15)
+        ||| (((pos >>> 7) &&& 31u) <<< 20)
+        ||| (((pos >>> 2) &&& 31u) <<< 25)
+        ||| ((pos &&& 3u) <<< 30)
+
+    /// One SCAN step: visits pairs in trie order from position `start`, takes `wanted` of them (a
+    /// collision node whole), then notes where the next pair sits so the cursor can skip the gap.
+    [<Sealed>]
+    type ScanStep<'V>(start: uint32, wanted: int) =
+        let startHash = hashAt start
+        let mutable taken: (byte[] * 'V) list = []
+        let mutable count = 0
+        let mutable next = -1L
+
+        member _.Taken = List.rev taken
+        /// Trie position of the first pair not taken, or -1 when the walk reached the end.
+        member _.Next = next
+
+        /// Visits a pair known to lie at or after `start`; true when the step is complete.
+        member private _.Visit(p: Pair<'V>) : bool =
+            if count < wanted then
+                taken <- (p.Key, p.Value) :: taken
+                count <- count + 1
+                false
+            else
+                next <- int64 (trieOrder (hashOf p.Key))
+                true
+
+        /// `tight`: the path to `n` equals the prefix of `start`, so slots before it were visited earlier.
+        member this.Walk(n: Node<'V>, shift: int, tight: bool) : bool =
+            if shift >= HashBits then
+                // Every key here has one hash, at or after `start` (equal to it when tight).
+                if count < wanted then
+                    for p in n.Pairs do
+                        taken <- (p.Key, p.Value) :: taken
+
+                    count <- count + n.Pairs.Length
+                    false
+                else
+                    next <- int64 (trieOrder (hashOf n.Pairs[0].Key))
+                    true
+            else
+                let first = if tight then chunk startHash shift else 0
+                let mutable slots = (n.DataMap ||| n.NodeMap) &&& ~~~((1u <<< first) - 1u)
+                let mutable stop = false
+
+                while not stop && slots <> 0u do
+                    let slot = BitOperations.TrailingZeroCount slots
+                    let bit = 1u <<< slot
+                    slots <- slots &&& (slots - 1u)
+                    let onPath = tight && slot = first
+
+                    if n.DataMap &&& bit <> 0u then
+                        let p = n.Pairs[indexOf n.DataMap bit]
+
+                        if not onPath || trieOrder (hashOf p.Key) >= start then
+                            stop <- this.Visit p
+                    else
+                        stop <- this.Walk(n.Children[indexOf n.NodeMap bit], shift + Bits, onPath)
+
+                stop
+
+    /// splitmix64's finaliser: fresh-looking bits for the next level of a random descent.
+    let mix (x: uint64) : uint64 =
+        let mutable z = x + 0x9E3779B97F4A7C15UL
+        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
+        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
+        z ^^^ (z >>> 31)
+
+    /// Why `n` breaks the trie's invariants, if it does (for tests); also returns the key count.
+    let rec check (n: Node<'V>) (shift: int) (prefix: uint32) (isRoot: bool) (keys: byref<int>) : string option =
+        let prefixMask = if shift >= HashBits then UInt32.MaxValue else (1u <<< shift) - 1u
+        let badPrefix = n.Pairs |> Array.tryFind (fun p -> (hashOf p.Key &&& prefixMask) <> prefix)
+
+        if badPrefix.IsSome then
+            Some $"pair at shift {shift} is off its hash path"
+        elif shift >= HashBits then
+            keys <- keys + n.Pairs.Length
+
+            if n.DataMap <> 0u || n.NodeMap <> 0u || n.Children.Length <> 0 then
+                Some "collision node with bitmaps or children"
+            elif n.Pairs.Length < 2 then
+                Some "collision node with fewer than two keys"
+            elif n.Pairs |> Array.mapi (fun i p -> collisionIndex n p.Key <> i) |> Array.exists id then
+                Some "collision node with a duplicate key"
+            else
+                None
+        elif n.DataMap &&& n.NodeMap <> 0u then
+            Some "slot marked both inline and sub-node"
+        elif BitOperations.PopCount n.DataMap <> n.Pairs.Length then
+            Some "data bitmap and pairs disagree"
+        elif BitOperations.PopCount n.NodeMap <> n.Children.Length then
+            Some "node bitmap and children disagree"
+        elif not isRoot && n.Children.Length = 0 && n.Pairs.Length < 2 then
+            Some $"non-canonical node at shift {shift}: {n.Pairs.Length} pair(s) and no sub-node"
+        else
+            let before = keys
+            keys <- keys + n.Pairs.Length
+            let mutable problem = None
+            let mutable rest = n.NodeMap
+
+            while problem.IsNone && rest <> 0u do
+                let slot = BitOperations.TrailingZeroCount rest
+                let bit = 1u <<< slot
+                rest <- rest &&& (rest - 1u)
+                let child = n.Children[indexOf n.NodeMap bit]
+                problem <- check child (shift + Bits) (prefix ||| (uint32 slot <<< shift)) false &keys
+
+            if problem.IsNone && not isRoot && keys - before < 2 then
+                Some "non-root subtree with fewer than two keys"
+            else
+                problem
+
+open ChampTrie
 
 /// A persistent hash map keyed by byte strings (a CHAMP trie): every update returns a new map that shares
 /// all untouched structure with the old one, so a snapshot is just a reference.
 [<Sealed>]
-type ChampMap<'V> internal (d: ImmutableDictionary<byte[], 'V>) =
-    member internal _.Dict = d
-    member _.Count = d.Count
+type ChampMap<'V> internal (root: Node<'V>, count: int) =
+    static let empty = ChampMap<'V>(emptyNode (), 0)
+    static member internal Empty = empty
+    member internal _.Root = root
+    member _.Count = count
 
 /// A short-lived mutable builder for bulk updates (AOF loading, big batches); `Persist` freezes it.
+/// Nodes it creates are edited in place; nodes shared with the map it came from are copied on first
+/// write, so that map never changes.
 [<Sealed>]
-type ChampTransient<'V> internal (b: ImmutableDictionary<byte[], 'V>.Builder) =
-    member _.Count = b.Count
-    member _.Set(key: byte[], value: 'V) = b[key] <- value
-    member _.Remove(key: byte[]) = b.Remove key |> ignore
+type ChampTransient<'V> internal (root: Node<'V>, count: int) =
+    let mutable owner = Owner()
+    let mutable root = root
+    let mutable count = count
 
-    member _.TryFind(key: byte[]) : 'V voption =
-        match b.TryGetValue key with
-        | true, v -> ValueSome v
-        | _ -> ValueNone
+    member private _.Live() =
+        if isNull owner then
+            raise (InvalidOperationException "ChampTransient used after Persist()")
 
-    /// Ends the transient: later use of this builder is a bug.
-    member _.Persist() : ChampMap<'V> = ChampMap(b.ToImmutable())
+    member this.Count =
+        this.Live()
+        count
+
+    member this.Set(key: byte[], value: 'V) =
+        this.Live()
+        let mutable added = false
+        root <- insert owner root key (hashOf key) 0 value &added
+
+        if added then
+            count <- count + 1
+
+    member this.Remove(key: byte[]) =
+        this.Live()
+        let mutable removed = false
+        root <- remove owner root key (hashOf key) 0 &removed
+
+        if removed then
+            count <- count - 1
+
+    member this.TryFind(key: byte[]) : 'V voption =
+        this.Live()
+        tryFind root key
+
+    /// Ends the transient: later use of this builder throws InvalidOperationException.
+    member this.Persist() : ChampMap<'V> =
+        this.Live()
+        seal owner 0 root
+        owner <- null
+        if count = 0 then ChampMap<'V>.Empty else ChampMap(root, count)
 
 module Champ =
-    let empty<'V> : ChampMap<'V> =
-        ChampMap(ImmutableDictionary.Create<byte[], 'V>(BytesComparer.Instance))
+    let empty<'V> : ChampMap<'V> = ChampMap<'V>.Empty
 
     let count (m: ChampMap<'V>) : int = m.Count
     let isEmpty (m: ChampMap<'V>) : bool = m.Count = 0
 
-    let tryFind (key: byte[]) (m: ChampMap<'V>) : 'V voption =
-        match m.Dict.TryGetValue key with
-        | true, v -> ValueSome v
-        | _ -> ValueNone
+    let tryFind (key: byte[]) (m: ChampMap<'V>) : 'V voption = ChampTrie.tryFind m.Root key
 
-    let containsKey (key: byte[]) (m: ChampMap<'V>) : bool = m.Dict.ContainsKey key
-    let add (key: byte[]) (value: 'V) (m: ChampMap<'V>) : ChampMap<'V> = ChampMap(m.Dict.SetItem(key, value))
-    let remove (key: byte[]) (m: ChampMap<'V>) : ChampMap<'V> = ChampMap(m.Dict.Remove key)
+    let containsKey (key: byte[]) (m: ChampMap<'V>) : bool = (ChampTrie.tryFind m.Root key).IsSome
+
+    let add (key: byte[]) (value: 'V) (m: ChampMap<'V>) : ChampMap<'V> =
+        let mutable added = false
+        let root = insert null m.Root key (hashOf key) 0 value &added
+        ChampMap(root, (if added then m.Count + 1 else m.Count))
+
+    let remove (key: byte[]) (m: ChampMap<'V>) : ChampMap<'V> =
+        let mutable removed = false
+        let root = ChampTrie.remove null m.Root key (hashOf key) 0 &removed
+
+        if not removed then m
+        elif m.Count = 1 then empty
+        else ChampMap(root, m.Count - 1)
 
     let fold (f: 'S -> byte[] -> 'V -> 'S) (state: 'S) (m: ChampMap<'V>) : 'S =
-        let mutable s = state
+        ChampTrie.fold (OptimizedClosures.FSharpFunc<_, _, _, _>.Adapt f) state m.Root
 
-        for kv in m.Dict do
-            s <- f s kv.Key kv.Value
+    let iter (f: byte[] -> 'V -> unit) (m: ChampMap<'V>) : unit =
+        ChampTrie.iter (OptimizedClosures.FSharpFunc<_, _, _>.Adapt f) m.Root
 
-        s
+    let toSeq (m: ChampMap<'V>) : seq<byte[] * 'V> = ChampTrie.toSeq m.Root
 
-    let toSeq (m: ChampMap<'V>) : seq<byte[] * 'V> =
-        m.Dict |> Seq.map (fun kv -> kv.Key, kv.Value)
+    let toTransient (m: ChampMap<'V>) : ChampTransient<'V> = ChampTransient(m.Root, m.Count)
 
     let ofSeq (items: seq<byte[] * 'V>) : ChampMap<'V> =
-        Seq.fold (fun m (k, v) -> add k v m) empty items
+        let t = toTransient empty
 
-    let toTransient (m: ChampMap<'V>) : ChampTransient<'V> = ChampTransient(m.Dict.ToBuilder())
+        for k, v in items do
+            t.Set(k, v)
+
+        t.Persist()
+
+    /// Same keys with values equal by `eq`. Walks both tries side by side, skipping shared subtrees, which
+    /// the canonical form makes sound: equal key sets have equal shapes.
+    let equalsBy (eq: 'V -> 'V -> bool) (a: ChampMap<'V>) (b: ChampMap<'V>) : bool =
+        a.Count = b.Count
+        && equalNodes (OptimizedClosures.FSharpFunc<_, _, _>.Adapt eq) 0 a.Root b.Root
 
     /// One step of a SCAN: cursor 0 starts; the next cursor is 0 when the walk is done. Every key present
     /// for the whole walk is returned at least once, however the map changes between steps.
+    ///
+    /// Keys are visited in trie order (see `ChampTrie.trieOrder`), which does not depend on the map's
+    /// contents; a cursor is 1 + the trie position to resume from. Each step returns every key in
+    /// [resume position, next cursor's position), so a key present throughout cannot be skipped.
     let scan (cursor: uint64) (count: int) (m: ChampMap<'V>) : struct (uint64 * (byte[] * 'V) list) =
-        let all = m.Dict |> Seq.sortBy (fun kv -> Bytes.hash kv.Key) |> Seq.toArray
-        let start = int cursor
-        let stop = min all.Length (start + max 1 count)
-        let items = [ for i in start .. stop - 1 -> all[i].Key, all[i].Value ]
-        struct ((if stop >= all.Length then 0UL else uint64 stop), items)
+        if cursor > (1UL <<< 32) then
+            // Never issued by this function: treat it as past the end rather than wrap around.
+            struct (0UL, [])
+        else
+            let start = if cursor = 0UL then 0u else uint32 (cursor - 1UL)
+            let step = ScanStep<'V>(start, max 1 count)
+            step.Walk(m.Root, 0, true) |> ignore
+            let next = if step.Next < 0L then 0UL else uint64 step.Next + 1UL
+            struct (next, step.Taken)
 
     /// Some entry chosen by `rnd` (a random 64-bit number from the caller), or none when empty.
+    /// A random descent: each level picks among its inline pairs and sub-nodes alike, so a key's odds
+    /// depend a little on its neighbourhood, but every key can be drawn.
     let randomEntry (rnd: uint64) (m: ChampMap<'V>) : (byte[] * 'V) voption =
         if m.Count = 0 then
             ValueNone
         else
-            let i = int (rnd % uint64 m.Count)
-            let kv = Seq.item i m.Dict
-            ValueSome(kv.Key, kv.Value)
+            let mutable n = m.Root
+            let mutable r = rnd
+            let mutable result = ValueNone
+
+            while result.IsNone do
+                let here = n.Pairs.Length
+                let i = int (r % uint64 (here + n.Children.Length))
+
+                if i < here then
+                    result <- ValueSome(n.Pairs[i].Key, n.Pairs[i].Value)
+                else
+                    n <- n.Children[i - here]
+                    r <- mix r
+
+            result
+
+    /// Why `m` breaks the trie's invariants (canonical form, bitmaps, count), if it does. For tests.
+    let internal invariantViolation (m: ChampMap<'V>) : string option =
+        let mutable keys = 0
+
+        match check m.Root 0 0u true &keys with
+        | Some problem -> Some problem
+        | None when keys <> m.Count -> Some $"count {m.Count} but {keys} keys"
+        | None -> None
+
+module internal ChampAssembly =
+    [<assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Aof.Core.Tests")>]
+    do ()
