@@ -380,7 +380,7 @@ module Command =
 
     /// A command's name as Redis reports it in errors, its arity (positive = exactly, negative = at
     /// least) and its parser.
-    type private Spec =
+    type Spec =
         { Name: string
           Arity: int
           Parse: byte[][] -> Result<Request, Reply> }
@@ -519,13 +519,19 @@ module Command =
     /// Every command name this server knows, with its arity.
     let all: (string * int) list = [ for (n, a, _) in specs -> n, a ]
 
-    /// The command's canonical (lower-case) name, if it is one this server knows.
-    let tryName (args: byte[][]) : string voption =
+    /// The command's entry in the table, if it is one this server knows: one lookup per command.
+    let lookup (args: byte[][]) : Spec voption =
         if args.Length = 0 then ValueNone
         else
             match table.TryGetValue args[0] with
-            | true, s -> ValueSome s.Name
+            | true, s -> ValueSome s
             | _ -> ValueNone
+
+    let arityOk (spec: Spec) (argc: int) =
+        if spec.Arity > 0 then argc = spec.Arity else argc >= -spec.Arity
+
+    /// The command's canonical (lower-case) name, if it is one this server knows.
+    let tryName (args: byte[][]) : string voption = lookup args |> ValueOption.map (fun s -> s.Name)
 
     /// The errors Redis gives before running a command: unknown name, wrong number of arguments. Inside
     /// MULTI these refuse the whole transaction; any other error is the command's own.
@@ -533,10 +539,10 @@ module Command =
         if args.Length = 0 then
             ValueSome(Reply.Error "ERR empty command")
         else
-            match table.TryGetValue args[0] with
-            | false, _ -> ValueSome(unknownCommand args)
-            | true, s when (if s.Arity > 0 then args.Length <> s.Arity else args.Length < -s.Arity) -> ValueSome(Reply.wrongArity s.Name)
-            | true, _ -> ValueNone
+            match lookup args with
+            | ValueNone -> ValueSome(unknownCommand args)
+            | ValueSome s when not (arityOk s args.Length) -> ValueSome(Reply.wrongArity s.Name)
+            | ValueSome _ -> ValueNone
 
     /// Turns a client's argument vector into a request, or the error Redis would reply.
     let parse (args: byte[][]) : Result<Request, Reply> =

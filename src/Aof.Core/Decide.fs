@@ -415,7 +415,10 @@ module Decide =
     /// Decides one command against the state: the reply and the facts to log. Keys it touches that have
     /// expired are deleted first (lazy expiry), and those deletions are among the facts.
     let decide (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : Decision =
-        let struct (purged, expiredEvs, expiredN) = purge ctx.Now dbi (Command.keys cmd) ks
+        let struct (purged, expiredEvs, expiredN) =
+            // Most datasets have no TTLs at all: then there is nothing to look for, or to allocate.
+            if Champ.isEmpty ks.Dbs[dbi].Expires then struct (ks, [], 0)
+            else purge ctx.Now dbi (Command.keys cmd) ks
         let struct (o, moreExpired) = run ctx purged dbi cmd
 
         { Reply = o.R

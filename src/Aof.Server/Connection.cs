@@ -79,7 +79,7 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
         var token = stop.Token;
         var stream = new NetworkStream(socket, ownsSocket: false);
         // Zero-byte reads keep idle clients from each pinning a receive buffer.
-        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true, useZeroByteReads: true));
+        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true, useZeroByteReads: false));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         var queryBufferLimit = server.Settings.ClientQueryBufferLimit;
         var clean = false;
