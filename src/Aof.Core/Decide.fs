@@ -83,13 +83,23 @@ module Decide =
 
             if n = 0 then struct (ks, [], 0) else struct (Keyspace.withDb dbi db ks, List.rev evs, n)
 
-    let private withString (db: Db) (key: byte[]) (f: byte[] voption -> Outcome) : Outcome =
+    /// What a string command finds at its key, without a closure per command.
+    [<Struct>]
+    type private Found =
+        | Absent
+        | Text of text: byte[]
+        | OtherType
+
+    let private findString (db: Db) (key: byte[]) : Found =
         match Db.tryFind key db with
-        | ValueNone -> f ValueNone
+        | ValueNone -> Absent
         | ValueSome e ->
             match asString e with
-            | ValueSome s -> f (ValueSome s)
-            | ValueNone -> reply Reply.wrongType
+            | ValueSome s -> Text s
+            | ValueNone -> OtherType
+
+    let inline private evt (dbi: int) (op: Op) : Event = { Db = dbi; Op = op }
+    let inline private plain (o: Outcome) = struct (o, 0)
 
     let private getRange (s: byte[]) (start: int64) (stop: int64) : byte[] =
         let len = int64 s.Length
@@ -182,9 +192,6 @@ module Decide =
     /// The body of each command, on a keyspace where the keys it touches are already purged.
     let private run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Outcome * int) =
         let db = ks.Dbs[dbi]
-        let ev op = { Db = dbi; Op = op }
-        let plain (o: Outcome) = struct (o, 0)
-        let exists k = Champ.containsKey k db.Keys
 
         match cmd with
         | Command.Ping ValueNone -> plain (reply Reply.pong)
@@ -195,16 +202,20 @@ module Decide =
             let micros = ctx.NowMicros % 1_000_000L
             plain (reply (Reply.Array [| Reply.Bulk(Num.formatInt64 secs); Reply.Bulk(Num.formatInt64 micros) |]))
         | Command.DbSize -> plain (reply (Reply.Integer(int64 (Db.size db))))
-        | Command.FlushDb -> plain (write Reply.ok (if Db.size db = 0 then [] else [ ev Op.FlushDb ]))
+        | Command.FlushDb -> plain (write Reply.ok (if Db.size db = 0 then [] else [ evt dbi Op.FlushDb ]))
         | Command.FlushAll ->
-            plain (write Reply.ok (if ks.Dbs |> Array.forall (fun d -> Db.size d = 0) then [] else [ ev Op.FlushAll ]))
+            plain (write Reply.ok (if ks.Dbs |> Array.forall (fun d -> Db.size d = 0) then [] else [ evt dbi Op.FlushAll ]))
         | Command.SwapDb(a, b) ->
             let n = Keyspace.databases ks
 
             if a >= n || b >= n then plain (reply Reply.dbIndexOutOfRange)
             elif a = b || (Db.size ks.Dbs[a] = 0 && Db.size ks.Dbs[b] = 0) then plain (reply Reply.ok)
-            else plain (write Reply.ok [ ev (Op.SwapDb(a, b)) ])
-        | Command.Get k -> plain (withString db k (fun s -> match s with ValueSome s -> read true (Reply.Bulk s) | ValueNone -> read false Reply.Nil))
+            else plain (write Reply.ok [ evt dbi (Op.SwapDb(a, b)) ])
+        | Command.Get k ->
+            match findString db k with
+            | Text s -> plain (read true (Reply.Bulk s))
+            | Absent -> plain (read false Reply.Nil)
+            | OtherType -> plain (reply Reply.wrongType)
         | Command.Set(k, v, cond, spec, get) ->
             match absoluteMs ctx.Now spec with
             | ValueNone -> plain (reply (invalidExpire "set"))
@@ -236,15 +247,15 @@ module Decide =
                         | _ -> TtlChange.At at
 
                     let r = if get then old elif go then Reply.ok else Reply.Nil
-                    let evs = if go then [ ev (Op.Set(k, v, ttl)) ] else []
+                    let evs = if go then [ evt dbi (Op.Set(k, v, ttl)) ] else []
                     plain { R = r; Evs = evs; H = (if get && current.IsSome then 1 else 0); M = (if get && current.IsNone then 1 else 0) }
         | Command.SetNx(k, v) ->
-            if exists k then plain (reply Reply.zero)
-            else plain (write Reply.one [ ev (Op.Set(k, v, TtlChange.Clear)) ])
+            if Champ.containsKey k db.Keys then plain (reply Reply.zero)
+            else plain (write Reply.one [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ])
         | Command.SetEx(name, k, ttl, unit, v) ->
             match absoluteMs ctx.Now (if unit = TimeUnit.Seconds then ExpireSpec.Seconds ttl else ExpireSpec.Millis ttl) with
             | ValueNone -> plain (reply (invalidExpire name))
-            | ValueSome at -> plain (write Reply.ok [ ev (Op.Set(k, v, TtlChange.At at)) ])
+            | ValueSome at -> plain (write Reply.ok [ evt dbi (Op.Set(k, v, TtlChange.At at)) ])
         | Command.MGet keys ->
             let mutable h = 0
 
@@ -261,91 +272,95 @@ module Decide =
                     | ValueNone -> Reply.Nil)
 
             plain { R = Reply.Array values; Evs = []; H = h; M = keys.Length - h }
-        | Command.MSet ps -> plain (write Reply.ok [ ev (Op.MSet ps) ])
+        | Command.MSet ps -> plain (write Reply.ok [ evt dbi (Op.MSet ps) ])
         | Command.MSetNx ps ->
-            if ps |> Array.exists (fun (k, _) -> exists k) then plain (reply Reply.zero)
-            else plain (write Reply.one [ ev (Op.MSet ps) ])
+            if ps |> Array.exists (fun (k, _) -> Champ.containsKey k db.Keys) then plain (reply Reply.zero)
+            else plain (write Reply.one [ evt dbi (Op.MSet ps) ])
         | Command.GetSet(k, v) ->
-            plain (
-                withString db k (fun s ->
-                    let r = match s with ValueSome s -> Reply.Bulk s | ValueNone -> Reply.Nil
-                    { R = r; Evs = [ ev (Op.Set(k, v, TtlChange.Clear)) ]; H = (if s.IsSome then 1 else 0); M = (if s.IsSome then 0 else 1) })
-            )
+            let set = [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ]
+
+            match findString db k with
+            | Text s -> plain { R = Reply.Bulk s; Evs = set; H = 1; M = 0 }
+            | Absent -> plain { R = Reply.Nil; Evs = set; H = 0; M = 1 }
+            | OtherType -> plain (reply Reply.wrongType)
         | Command.GetDel k ->
-            plain (
-                withString db k (fun s ->
-                    match s with
-                    | ValueSome s -> { R = Reply.Bulk s; Evs = [ ev (Op.Del [| k |]) ]; H = 1; M = 0 }
-                    | ValueNone -> read false Reply.Nil)
-            )
+            match findString db k with
+            | Text s -> plain { R = Reply.Bulk s; Evs = [ evt dbi (Op.Del [| k |]) ]; H = 1; M = 0 }
+            | Absent -> plain (read false Reply.Nil)
+            | OtherType -> plain (reply Reply.wrongType)
         | Command.GetEx(k, spec) ->
             match absoluteMs ctx.Now spec with
             | ValueNone -> plain (reply (invalidExpire "getex"))
             | ValueSome at ->
-                plain (
-                    withString db k (fun s ->
-                        match s with
-                        | ValueNone -> read false Reply.Nil
-                        | ValueSome s ->
-                            let e = (Db.tryFind k db).Value
+                match findString db k with
+                | Absent -> plain (read false Reply.Nil)
+                | OtherType -> plain (reply Reply.wrongType)
+                | Text s ->
+                    let e = (Db.tryFind k db).Value
 
-                            let evs =
-                                match spec with
-                                | ExpireSpec.NoChange
-                                | ExpireSpec.KeepTtl -> []
-                                | ExpireSpec.Persist -> if Expiry.has e then [ ev (Op.Persist k) ] else []
-                                | _ when at <= ctx.Now -> [ ev (Op.Del [| k |]) ]
-                                | _ -> [ ev (Op.PExpireAt(k, at)) ]
+                    let evs =
+                        match spec with
+                        | ExpireSpec.NoChange
+                        | ExpireSpec.KeepTtl -> []
+                        | ExpireSpec.Persist -> if Expiry.has e then [ evt dbi (Op.Persist k) ] else []
+                        | _ when at <= ctx.Now -> [ evt dbi (Op.Del [| k |]) ]
+                        | _ -> [ evt dbi (Op.PExpireAt(k, at)) ]
 
-                            { R = Reply.Bulk s; Evs = evs; H = 1; M = 0 })
-                )
+                    plain { R = Reply.Bulk s; Evs = evs; H = 1; M = 0 }
         | Command.Append(k, v) ->
-            plain (
-                withString db k (fun s ->
-                    let len = (match s with ValueSome s -> int64 s.Length | ValueNone -> 0L) + int64 v.Length
+            match findString db k with
+            | OtherType -> plain (reply Reply.wrongType)
+            | found ->
+                let present, current = match found with Text s -> true, int64 s.Length | _ -> false, 0L
+                let len = current + int64 v.Length
 
-                    if len > ctx.MaxBulkLen then reply tooBig
-                    elif s.IsSome && v.Length = 0 then reply (Reply.Integer len)
-                    else write (Reply.Integer len) [ ev (Op.Append(k, v)) ])
-            )
+                if len > ctx.MaxBulkLen then plain (reply tooBig)
+                elif present && v.Length = 0 then plain (reply (Reply.Integer len))
+                else plain (write (Reply.Integer len) [ evt dbi (Op.Append(k, v)) ])
         | Command.StrLen k ->
-            plain (withString db k (fun s -> match s with ValueSome s -> read true (Reply.Integer(int64 s.Length)) | ValueNone -> read false Reply.zero))
+            match findString db k with
+            | Text s -> plain (read true (Reply.Integer(int64 s.Length)))
+            | Absent -> plain (read false Reply.zero)
+            | OtherType -> plain (reply Reply.wrongType)
         | Command.IncrBy(k, by) ->
-            plain (
-                withString db k (fun s ->
-                    let current =
-                        match s with
-                        | ValueNone -> ValueSome 0L
-                        | ValueSome s -> Num.tryParseInt64 s
+            match findString db k with
+            | OtherType -> plain (reply Reply.wrongType)
+            | found ->
+            let current =
+                match found with
+                | Text s -> Num.tryParseInt64 s
+                | _ -> ValueSome 0L
 
-                    match current with
-                    | ValueNone -> reply Reply.notInteger
-                    | ValueSome c when (by > 0L && c > Int64.MaxValue - by) || (by < 0L && c < Int64.MinValue - by) -> reply overflow
-                    | ValueSome c -> write (Reply.Integer(c + by)) [ ev (Op.IncrBy(k, by)) ])
-            )
+            match current with
+            | ValueNone -> plain (reply Reply.notInteger)
+            | ValueSome c when (by > 0L && c > Int64.MaxValue - by) || (by < 0L && c < Int64.MinValue - by) -> plain (reply overflow)
+            | ValueSome c -> plain (write (Reply.Integer(c + by)) [ evt dbi (Op.IncrBy(k, by)) ])
         | Command.IncrByFloat(k, by) ->
-            plain (
-                withString db k (fun s ->
-                    match Num.addFloats (match s with ValueSome s -> s | ValueNone -> "0"B) by with
-                    | Error e -> reply (Reply.Error e)
-                    | Ok v -> write (Reply.Bulk v) [ ev (Op.Set(k, v, TtlChange.Keep)) ])
-            )
+            match findString db k with
+            | OtherType -> plain (reply Reply.wrongType)
+            | found ->
+                match Num.addFloats (match found with Text s -> s | _ -> "0"B) by with
+                | Error e -> plain (reply (Reply.Error e))
+                | Ok v -> plain (write (Reply.Bulk v) [ evt dbi (Op.Set(k, v, TtlChange.Keep)) ])
         | Command.GetRange(k, start, stop) ->
-            plain (withString db k (fun s -> match s with ValueSome s -> read true (Reply.Bulk(getRange s start stop)) | ValueNone -> read false (Reply.Bulk [||])))
+            match findString db k with
+            | Text s -> plain (read true (Reply.Bulk(getRange s start stop)))
+            | Absent -> plain (read false (Reply.Bulk [||]))
+            | OtherType -> plain (reply Reply.wrongType)
         | Command.SetRange(k, off, v) ->
-            plain (
-                withString db k (fun s ->
-                    let len = match s with ValueSome s -> int64 s.Length | ValueNone -> 0L
+            match findString db k with
+            | OtherType -> plain (reply Reply.wrongType)
+            | found ->
+                let len = match found with Text s -> int64 s.Length | _ -> 0L
 
-                    if v.Length = 0 then reply (Reply.Integer len)
-                    elif off + int64 v.Length > ctx.MaxBulkLen then reply tooBig
-                    else write (Reply.Integer(max len (off + int64 v.Length))) [ ev (Op.SetRange(k, off, v)) ])
-            )
+                if v.Length = 0 then plain (reply (Reply.Integer len))
+                elif off + int64 v.Length > ctx.MaxBulkLen then plain (reply tooBig)
+                else plain (write (Reply.Integer(max len (off + int64 v.Length))) [ evt dbi (Op.SetRange(k, off, v)) ])
         | Command.Del keys ->
-            let present = keys |> Array.filter exists |> Array.distinctBy Bytes.toString
-            plain (write (Reply.Integer(int64 present.Length)) (if present.Length = 0 then [] else [ ev (Op.Del present) ]))
+            let present = keys |> Array.filter (fun k -> Champ.containsKey k db.Keys) |> Array.distinctBy Bytes.toString
+            plain (write (Reply.Integer(int64 present.Length)) (if present.Length = 0 then [] else [ evt dbi (Op.Del present) ]))
         | Command.Exists keys ->
-            let n = keys |> Array.sumBy (fun k -> if exists k then 1 else 0)
+            let n = keys |> Array.sumBy (fun k -> if Champ.containsKey k db.Keys then 1 else 0)
             plain { R = Reply.Integer(int64 n); Evs = []; H = n; M = keys.Length - n }
         | Command.Type k ->
             plain (
@@ -371,20 +386,20 @@ module Decide =
             match Db.tryFind s db with
             | ValueNone -> plain (reply Reply.noSuchKey)
             | ValueSome _ when Bytes.equal s d -> plain (reply (if nx then Reply.zero else Reply.ok))
-            | ValueSome _ when nx && exists d -> plain (reply Reply.zero)
-            | ValueSome _ -> plain (write (if nx then Reply.one else Reply.ok) [ ev (Op.Rename(s, d)) ])
+            | ValueSome _ when nx && Champ.containsKey d db.Keys -> plain (reply Reply.zero)
+            | ValueSome _ -> plain (write (if nx then Reply.one else Reply.ok) [ evt dbi (Op.Rename(s, d)) ])
         | Command.Move(k, toDb) ->
             if toDb < 0 || toDb >= Keyspace.databases ks then
                 plain (reply Reply.dbIndexOutOfRange)
             elif toDb = dbi then
                 plain (reply (Reply.Error "ERR source and destination objects are the same"))
-            elif not (exists k) then
+            elif not (Champ.containsKey k db.Keys) then
                 plain (reply Reply.zero)
             else
                 let struct (ks2, dstEvs, n) = purge ctx.Now toDb [| k |] ks
 
                 if Champ.containsKey k ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
-                else struct (write Reply.one (dstEvs @ [ ev (Op.Move(k, toDb)) ]), n)
+                else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Move(k, toDb)) ]), n)
         | Command.Copy(s, d, toDb, replace) ->
             let toDb = ValueOption.defaultValue dbi toDb
 
@@ -392,13 +407,13 @@ module Decide =
                 plain (reply Reply.dbIndexOutOfRange)
             elif toDb = dbi && Bytes.equal s d then
                 plain (reply (Reply.Error "ERR source and destination objects are the same"))
-            elif not (exists s) then
+            elif not (Champ.containsKey s db.Keys) then
                 plain (reply Reply.zero)
             else
                 let struct (ks2, dstEvs, n) = if toDb = dbi then struct (ks, [], 0) else purge ctx.Now toDb [| d |] ks
 
                 if not replace && Champ.containsKey d ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
-                else struct (write Reply.one (dstEvs @ [ ev (Op.Copy(s, d, toDb, replace)) ]), n)
+                else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Copy(s, d, toDb, replace)) ]), n)
         | Command.Expire(name, k, amount, unit, absolute, cond) -> plain (expireCmd ctx dbi db name k amount unit absolute cond)
         | Command.Ttl(k, unit, absolute) ->
             match Db.tryFind k db with
@@ -409,7 +424,7 @@ module Decide =
                 plain (read true (Reply.Integer(if unit = TimeUnit.Millis then t else (t + 500L) / 1000L)))
         | Command.Persist k ->
             match Db.tryFind k db with
-            | ValueSome e when Expiry.has e -> plain (write Reply.one [ ev (Op.Persist k) ])
+            | ValueSome e when Expiry.has e -> plain (write Reply.one [ evt dbi (Op.Persist k) ])
             | _ -> plain (reply Reply.zero)
 
     /// Decides one command against the state: the reply and the facts to log. Keys it touches that have

@@ -7,9 +7,6 @@ module Evolve =
         match e.Value with
         | Value.Str s -> s
 
-    let private update (dbi: int) (f: Db -> Db) (ks: Keyspace) : Keyspace =
-        Keyspace.withDb dbi (f ks.Dbs[dbi]) ks
-
     let private setRange (current: byte[]) (offset: int) (value: byte[]) =
         let len = max current.Length (offset + value.Length)
         let out = Array.zeroCreate<byte> len
@@ -88,9 +85,9 @@ module Evolve =
             | _ -> ks
         | Op.Copy(s, d, toDb, _) ->
             match Db.tryFind s ks.Dbs[ev.Db] with
-            | ValueSome e -> update toDb (Db.set d (Entry(e.Value, e.ExpireAt))) ks
+            | ValueSome e -> Keyspace.withDb toDb (Db.set d (Entry(e.Value, e.ExpireAt)) ks.Dbs[toDb]) ks
             | ValueNone -> ks
-        | op -> update ev.Db (applyInDb op) ks
+        | op -> Keyspace.withDb ev.Db (applyInDb op ks.Dbs[ev.Db]) ks
 
     /// Replay: the state is the fold of its facts.
     let replay (state: Keyspace) (events: Event seq) : Keyspace = Seq.fold apply state events
