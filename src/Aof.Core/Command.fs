@@ -151,6 +151,10 @@ module Command =
 
     /// SET's options: NX XX GET KEEPTTL EX PX EXAT PXAT, each at most once and not in conflict.
     let private parseSet (args: byte[][]) : Result<Request, Reply> =
+        if args.Length = 3 then
+            // Plain SET, by far the most common: none of the option state below.
+            ok (Command.Set(args[1], args[2], Condition.Always, ExpireSpec.NoChange, false))
+        else
         let mutable cond = Condition.Always
         let mutable expire = ExpireSpec.NoChange
         let mutable get = false
