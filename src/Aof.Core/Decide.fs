@@ -189,243 +189,308 @@ module Decide =
 
         draw db ctx.Random 0 []
 
-    /// The body of each command, on a keyspace where the keys it touches are already purged.
-    let private run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Outcome * int) =
-        let db = ks.Dbs[dbi]
+    // One small function per command: each gets a small stack frame, where one big match would make
+    // every call zero the locals of every case.
 
-        match cmd with
-        | Command.Ping ValueNone -> plain (reply Reply.pong)
-        | Command.Ping(ValueSome m)
-        | Command.Echo m -> plain (reply (Reply.Bulk m))
-        | Command.Time ->
-            let secs = ctx.NowMicros / 1_000_000L
-            let micros = ctx.NowMicros % 1_000_000L
-            plain (reply (Reply.Array [| Reply.Bulk(Num.formatInt64 secs); Reply.Bulk(Num.formatInt64 micros) |]))
-        | Command.DbSize -> plain (reply (Reply.Integer(int64 (Db.size db))))
-        | Command.FlushDb -> plain (write Reply.ok (if Db.size db = 0 then [] else [ evt dbi Op.FlushDb ]))
-        | Command.FlushAll ->
-            plain (write Reply.ok (if ks.Dbs |> Array.forall (fun d -> Db.size d = 0) then [] else [ evt dbi Op.FlushAll ]))
-        | Command.SwapDb(a, b) ->
-            let n = Keyspace.databases ks
+    let private dbSize (db: Db) = reply (Reply.Integer(int64 (Db.size db)))
 
-            if a >= n || b >= n then plain (reply Reply.dbIndexOutOfRange)
-            elif a = b || (Db.size ks.Dbs[a] = 0 && Db.size ks.Dbs[b] = 0) then plain (reply Reply.ok)
-            else plain (write Reply.ok [ evt dbi (Op.SwapDb(a, b)) ])
-        | Command.Get k ->
-            match findString db k with
-            | Text s -> plain (read true (Reply.Bulk s))
-            | Absent -> plain (read false Reply.Nil)
-            | OtherType -> plain (reply Reply.wrongType)
-        | Command.Set(k, v, cond, spec, get) ->
-            match absoluteMs ctx.Now spec with
-            | ValueNone -> plain (reply (invalidExpire "set"))
-            | ValueSome at ->
-                let current = Db.tryFind k db
+    let private time (ctx: Ctx) =
+        let secs = ctx.NowMicros / 1_000_000L
+        let micros = ctx.NowMicros % 1_000_000L
+        reply (Reply.Array [| Reply.Bulk(Num.formatInt64 secs); Reply.Bulk(Num.formatInt64 micros) |])
 
-                let old =
-                    match current with
-                    | ValueSome e when get ->
-                        match asString e with
-                        | ValueSome s -> Ok(Reply.Bulk s)
-                        | ValueNone -> Error Reply.wrongType
-                    | _ -> Ok Reply.Nil
+    let private flushDb (dbi: int) (db: Db) =
+        write Reply.ok (if Db.size db = 0 then [] else [ evt dbi Op.FlushDb ])
 
-                match old with
-                | Error e -> plain (reply e)
-                | Ok old ->
-                    let go =
-                        match cond with
-                        | Condition.Always -> true
-                        | Condition.IfAbsent -> current.IsNone
-                        | Condition.IfPresent -> current.IsSome
+    let private flushAll (dbi: int) (ks: Keyspace) =
+        write Reply.ok (if ks.Dbs |> Array.forall (fun d -> Db.size d = 0) then [] else [ evt dbi Op.FlushAll ])
 
-                    let ttl =
-                        match spec with
-                        | ExpireSpec.KeepTtl -> TtlChange.Keep
-                        | ExpireSpec.NoChange
-                        | ExpireSpec.Persist -> TtlChange.Clear
-                        | _ -> TtlChange.At at
+    let private swapDb (dbi: int) (ks: Keyspace) (a: int) (b: int) =
+        let n = Keyspace.databases ks
 
-                    let r = if get then old elif go then Reply.ok else Reply.Nil
-                    let evs = if go then [ evt dbi (Op.Set(k, v, ttl)) ] else []
-                    plain { R = r; Evs = evs; H = (if get && current.IsSome then 1 else 0); M = (if get && current.IsNone then 1 else 0) }
-        | Command.SetNx(k, v) ->
-            if Champ.containsKey k db.Keys then plain (reply Reply.zero)
-            else plain (write Reply.one [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ])
-        | Command.SetEx(name, k, ttl, unit, v) ->
-            match absoluteMs ctx.Now (if unit = TimeUnit.Seconds then ExpireSpec.Seconds ttl else ExpireSpec.Millis ttl) with
-            | ValueNone -> plain (reply (invalidExpire name))
-            | ValueSome at -> plain (write Reply.ok [ evt dbi (Op.Set(k, v, TtlChange.At at)) ])
-        | Command.MGet keys ->
-            let mutable h = 0
+        if a >= n || b >= n then reply Reply.dbIndexOutOfRange
+        elif a = b || (Db.size ks.Dbs[a] = 0 && Db.size ks.Dbs[b] = 0) then reply Reply.ok
+        else write Reply.ok [ evt dbi (Op.SwapDb(a, b)) ]
 
-            let values =
-                keys
-                |> Array.map (fun k ->
-                    match Db.tryFind k db with
-                    | ValueSome e ->
-                        match asString e with
-                        | ValueSome s ->
-                            h <- h + 1
-                            Reply.Bulk s
-                        | ValueNone -> Reply.Nil
-                    | ValueNone -> Reply.Nil)
+    let private get (db: Db) (k: byte[]) =
+        match findString db k with
+        | Text s -> read true (Reply.Bulk s)
+        | Absent -> read false Reply.Nil
+        | OtherType -> reply Reply.wrongType
 
-            plain { R = Reply.Array values; Evs = []; H = h; M = keys.Length - h }
-        | Command.MSet ps -> plain (write Reply.ok [ evt dbi (Op.MSet ps) ])
-        | Command.MSetNx ps ->
-            if ps |> Array.exists (fun (k, _) -> Champ.containsKey k db.Keys) then plain (reply Reply.zero)
-            else plain (write Reply.one [ evt dbi (Op.MSet ps) ])
-        | Command.GetSet(k, v) ->
-            let set = [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ]
+    let private set (ctx: Ctx) (dbi: int) (db: Db) k v (cond: Condition) (spec: ExpireSpec) (get: bool) =
+        match absoluteMs ctx.Now spec with
+        | ValueNone -> reply (invalidExpire "set")
+        | ValueSome at ->
+            let current = Db.tryFind k db
 
-            match findString db k with
-            | Text s -> plain { R = Reply.Bulk s; Evs = set; H = 1; M = 0 }
-            | Absent -> plain { R = Reply.Nil; Evs = set; H = 0; M = 1 }
-            | OtherType -> plain (reply Reply.wrongType)
-        | Command.GetDel k ->
-            match findString db k with
-            | Text s -> plain { R = Reply.Bulk s; Evs = [ evt dbi (Op.Del [| k |]) ]; H = 1; M = 0 }
-            | Absent -> plain (read false Reply.Nil)
-            | OtherType -> plain (reply Reply.wrongType)
-        | Command.GetEx(k, spec) ->
-            match absoluteMs ctx.Now spec with
-            | ValueNone -> plain (reply (invalidExpire "getex"))
-            | ValueSome at ->
-                match findString db k with
-                | Absent -> plain (read false Reply.Nil)
-                | OtherType -> plain (reply Reply.wrongType)
+            let old =
+                match current with
+                | ValueSome e when get ->
+                    match asString e with
+                    | ValueSome s -> Ok(Reply.Bulk s)
+                    | ValueNone -> Error Reply.wrongType
+                | _ -> Ok Reply.Nil
+
+            match old with
+            | Error e -> reply e
+            | Ok old ->
+                let go =
+                    match cond with
+                    | Condition.Always -> true
+                    | Condition.IfAbsent -> current.IsNone
+                    | Condition.IfPresent -> current.IsSome
+
+                let ttl =
+                    match spec with
+                    | ExpireSpec.KeepTtl -> TtlChange.Keep
+                    | ExpireSpec.NoChange
+                    | ExpireSpec.Persist -> TtlChange.Clear
+                    | _ -> TtlChange.At at
+
+                let r = if get then old elif go then Reply.ok else Reply.Nil
+                let evs = if go then [ evt dbi (Op.Set(k, v, ttl)) ] else []
+
+                { R = r
+                  Evs = evs
+                  H = (if get && current.IsSome then 1 else 0)
+                  M = (if get && current.IsNone then 1 else 0) }
+
+    let private setNx (dbi: int) (db: Db) k v =
+        if Champ.containsKey k db.Keys then reply Reply.zero
+        else write Reply.one [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ]
+
+    let private setEx (ctx: Ctx) (dbi: int) (name: string) k (ttl: int64) (unit: TimeUnit) v =
+        match absoluteMs ctx.Now (if unit = TimeUnit.Seconds then ExpireSpec.Seconds ttl else ExpireSpec.Millis ttl) with
+        | ValueNone -> reply (invalidExpire name)
+        | ValueSome at -> write Reply.ok [ evt dbi (Op.Set(k, v, TtlChange.At at)) ]
+
+    let private mget (db: Db) (keys: byte[][]) =
+        let values = Array.zeroCreate<Reply> keys.Length
+        let mutable h = 0
+
+        for i in 0 .. keys.Length - 1 do
+            values[i] <-
+                match findString db keys[i] with
                 | Text s ->
-                    let e = (Db.tryFind k db).Value
+                    h <- h + 1
+                    Reply.Bulk s
+                | _ -> Reply.Nil
 
-                    let evs =
-                        match spec with
-                        | ExpireSpec.NoChange
-                        | ExpireSpec.KeepTtl -> []
-                        | ExpireSpec.Persist -> if Expiry.has e then [ evt dbi (Op.Persist k) ] else []
-                        | _ when at <= ctx.Now -> [ evt dbi (Op.Del [| k |]) ]
-                        | _ -> [ evt dbi (Op.PExpireAt(k, at)) ]
+        { R = Reply.Array values; Evs = []; H = h; M = keys.Length - h }
 
-                    plain { R = Reply.Bulk s; Evs = evs; H = 1; M = 0 }
-        | Command.Append(k, v) ->
-            match findString db k with
-            | OtherType -> plain (reply Reply.wrongType)
-            | found ->
-                let present, current = match found with Text s -> true, int64 s.Length | _ -> false, 0L
-                let len = current + int64 v.Length
+    let private msetNx (dbi: int) (db: Db) (ps: (byte[] * byte[])[]) =
+        if ps |> Array.exists (fun (k, _) -> Champ.containsKey k db.Keys) then reply Reply.zero
+        else write Reply.one [ evt dbi (Op.MSet ps) ]
 
-                if len > ctx.MaxBulkLen then plain (reply tooBig)
-                elif present && v.Length = 0 then plain (reply (Reply.Integer len))
-                else plain (write (Reply.Integer len) [ evt dbi (Op.Append(k, v)) ])
-        | Command.StrLen k ->
+    let private getSet (dbi: int) (db: Db) k v =
+        let set = [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ]
+
+        match findString db k with
+        | Text s -> { R = Reply.Bulk s; Evs = set; H = 1; M = 0 }
+        | Absent -> { R = Reply.Nil; Evs = set; H = 0; M = 1 }
+        | OtherType -> reply Reply.wrongType
+
+    let private getDel (dbi: int) (db: Db) k =
+        match findString db k with
+        | Text s -> { R = Reply.Bulk s; Evs = [ evt dbi (Op.Del [| k |]) ]; H = 1; M = 0 }
+        | Absent -> read false Reply.Nil
+        | OtherType -> reply Reply.wrongType
+
+    let private getEx (ctx: Ctx) (dbi: int) (db: Db) k (spec: ExpireSpec) =
+        match absoluteMs ctx.Now spec with
+        | ValueNone -> reply (invalidExpire "getex")
+        | ValueSome at ->
             match findString db k with
-            | Text s -> plain (read true (Reply.Integer(int64 s.Length)))
-            | Absent -> plain (read false Reply.zero)
-            | OtherType -> plain (reply Reply.wrongType)
-        | Command.IncrBy(k, by) ->
-            match findString db k with
-            | OtherType -> plain (reply Reply.wrongType)
-            | found ->
+            | Absent -> read false Reply.Nil
+            | OtherType -> reply Reply.wrongType
+            | Text s ->
+                let e = (Db.tryFind k db).Value
+
+                let evs =
+                    match spec with
+                    | ExpireSpec.NoChange
+                    | ExpireSpec.KeepTtl -> []
+                    | ExpireSpec.Persist -> if Expiry.has e then [ evt dbi (Op.Persist k) ] else []
+                    | _ when at <= ctx.Now -> [ evt dbi (Op.Del [| k |]) ]
+                    | _ -> [ evt dbi (Op.PExpireAt(k, at)) ]
+
+                { R = Reply.Bulk s; Evs = evs; H = 1; M = 0 }
+
+    let private append (ctx: Ctx) (dbi: int) (db: Db) k (v: byte[]) =
+        match findString db k with
+        | OtherType -> reply Reply.wrongType
+        | found ->
+            let present, current = match found with Text s -> true, int64 s.Length | _ -> false, 0L
+            let len = current + int64 v.Length
+
+            if len > ctx.MaxBulkLen then reply tooBig
+            elif present && v.Length = 0 then reply (Reply.Integer len)
+            else write (Reply.Integer len) [ evt dbi (Op.Append(k, v)) ]
+
+    let private strLen (db: Db) k =
+        match findString db k with
+        | Text s -> read true (Reply.Integer(int64 s.Length))
+        | Absent -> read false Reply.zero
+        | OtherType -> reply Reply.wrongType
+
+    let private incrBy (dbi: int) (db: Db) k (by: int64) =
+        match findString db k with
+        | OtherType -> reply Reply.wrongType
+        | found ->
             let current =
                 match found with
                 | Text s -> Num.tryParseInt64 s
                 | _ -> ValueSome 0L
 
             match current with
-            | ValueNone -> plain (reply Reply.notInteger)
-            | ValueSome c when (by > 0L && c > Int64.MaxValue - by) || (by < 0L && c < Int64.MinValue - by) -> plain (reply overflow)
-            | ValueSome c -> plain (write (Reply.Integer(c + by)) [ evt dbi (Op.IncrBy(k, by)) ])
-        | Command.IncrByFloat(k, by) ->
-            match findString db k with
-            | OtherType -> plain (reply Reply.wrongType)
-            | found ->
-                match Num.addFloats (match found with Text s -> s | _ -> "0"B) by with
-                | Error e -> plain (reply (Reply.Error e))
-                | Ok v -> plain (write (Reply.Bulk v) [ evt dbi (Op.Set(k, v, TtlChange.Keep)) ])
-        | Command.GetRange(k, start, stop) ->
-            match findString db k with
-            | Text s -> plain (read true (Reply.Bulk(getRange s start stop)))
-            | Absent -> plain (read false (Reply.Bulk [||]))
-            | OtherType -> plain (reply Reply.wrongType)
-        | Command.SetRange(k, off, v) ->
-            match findString db k with
-            | OtherType -> plain (reply Reply.wrongType)
-            | found ->
-                let len = match found with Text s -> int64 s.Length | _ -> 0L
+            | ValueNone -> reply Reply.notInteger
+            | ValueSome c when (by > 0L && c > Int64.MaxValue - by) || (by < 0L && c < Int64.MinValue - by) -> reply overflow
+            | ValueSome c -> write (Reply.Integer(c + by)) [ evt dbi (Op.IncrBy(k, by)) ]
 
-                if v.Length = 0 then plain (reply (Reply.Integer len))
-                elif off + int64 v.Length > ctx.MaxBulkLen then plain (reply tooBig)
-                else plain (write (Reply.Integer(max len (off + int64 v.Length))) [ evt dbi (Op.SetRange(k, off, v)) ])
-        | Command.Del keys ->
-            let present = keys |> Array.filter (fun k -> Champ.containsKey k db.Keys) |> Array.distinctBy Bytes.toString
-            plain (write (Reply.Integer(int64 present.Length)) (if present.Length = 0 then [] else [ evt dbi (Op.Del present) ]))
-        | Command.Exists keys ->
-            let n = keys |> Array.sumBy (fun k -> if Champ.containsKey k db.Keys then 1 else 0)
-            plain { R = Reply.Integer(int64 n); Evs = []; H = n; M = keys.Length - n }
-        | Command.Type k ->
-            plain (
-                match Db.tryFind k db with
-                | ValueSome e -> reply (Reply.Simple(typeName e))
-                | ValueNone -> reply (Reply.Simple "none")
-            )
-        | Command.Keys pattern ->
-            let all = Glob.matchesEverything pattern
+    let private incrByFloat (dbi: int) (db: Db) k (by: byte[]) =
+        match findString db k with
+        | OtherType -> reply Reply.wrongType
+        | found ->
+            match Num.addFloats (match found with Text s -> s | _ -> "0"B) by with
+            | Error e -> reply (Reply.Error e)
+            | Ok v -> write (Reply.Bulk v) [ evt dbi (Op.Set(k, v, TtlChange.Keep)) ]
 
-            let keys =
-                Champ.fold
-                    (fun acc k (e: Entry) ->
-                        if not (Expiry.isExpired ctx.Now e) && (all || Glob.isMatch pattern k false) then Reply.Bulk k :: acc
-                        else acc)
-                    []
-                    db.Keys
+    let private getRangeCmd (db: Db) k (start: int64) (stop: int64) =
+        match findString db k with
+        | Text s -> read true (Reply.Bulk(getRange s start stop))
+        | Absent -> read false (Reply.Bulk [||])
+        | OtherType -> reply Reply.wrongType
 
-            plain (reply (Reply.Array(List.toArray keys)))
+    let private setRange (ctx: Ctx) (dbi: int) (db: Db) k (off: int64) (v: byte[]) =
+        match findString db k with
+        | OtherType -> reply Reply.wrongType
+        | found ->
+            let len = match found with Text s -> int64 s.Length | _ -> 0L
+
+            if v.Length = 0 then reply (Reply.Integer len)
+            elif off + int64 v.Length > ctx.MaxBulkLen then reply tooBig
+            else write (Reply.Integer(max len (off + int64 v.Length))) [ evt dbi (Op.SetRange(k, off, v)) ]
+
+    let private del (dbi: int) (db: Db) (keys: byte[][]) =
+        let present = keys |> Array.filter (fun k -> Champ.containsKey k db.Keys) |> Array.distinctBy Bytes.toString
+        write (Reply.Integer(int64 present.Length)) (if present.Length = 0 then [] else [ evt dbi (Op.Del present) ])
+
+    let private exists (db: Db) (keys: byte[][]) =
+        let mutable n = 0
+
+        for k in keys do
+            if Champ.containsKey k db.Keys then n <- n + 1
+
+        { R = Reply.Integer(int64 n); Evs = []; H = n; M = keys.Length - n }
+
+    let private typeOf (db: Db) k =
+        match Db.tryFind k db with
+        | ValueSome e -> reply (Reply.Simple(typeName e))
+        | ValueNone -> reply (Reply.Simple "none")
+
+    let private keysCmd (ctx: Ctx) (db: Db) (pattern: byte[]) =
+        let all = Glob.matchesEverything pattern
+
+        let keys =
+            Champ.fold
+                (fun acc k (e: Entry) ->
+                    if not (Expiry.isExpired ctx.Now e) && (all || Glob.isMatch pattern k false) then Reply.Bulk k :: acc
+                    else acc)
+                []
+                db.Keys
+
+        reply (Reply.Array(List.toArray keys))
+
+    let private rename (dbi: int) (db: Db) s d (nx: bool) =
+        match Db.tryFind s db with
+        | ValueNone -> reply Reply.noSuchKey
+        | ValueSome _ when Bytes.equal s d -> reply (if nx then Reply.zero else Reply.ok)
+        | ValueSome _ when nx && Champ.containsKey d db.Keys -> reply Reply.zero
+        | ValueSome _ -> write (if nx then Reply.one else Reply.ok) [ evt dbi (Op.Rename(s, d)) ]
+
+    let private move (ctx: Ctx) (ks: Keyspace) (dbi: int) (db: Db) k (toDb: int) : struct (Outcome * int) =
+        if toDb < 0 || toDb >= Keyspace.databases ks then
+            plain (reply Reply.dbIndexOutOfRange)
+        elif toDb = dbi then
+            plain (reply (Reply.Error "ERR source and destination objects are the same"))
+        elif not (Champ.containsKey k db.Keys) then
+            plain (reply Reply.zero)
+        else
+            let struct (ks2, dstEvs, n) = purge ctx.Now toDb [| k |] ks
+
+            if Champ.containsKey k ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
+            else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Move(k, toDb)) ]), n)
+
+    let private copy (ctx: Ctx) (ks: Keyspace) (dbi: int) (db: Db) s d (toDb: int voption) (replace: bool) : struct (Outcome * int) =
+        let toDb = ValueOption.defaultValue dbi toDb
+
+        if toDb < 0 || toDb >= Keyspace.databases ks then
+            plain (reply Reply.dbIndexOutOfRange)
+        elif toDb = dbi && Bytes.equal s d then
+            plain (reply (Reply.Error "ERR source and destination objects are the same"))
+        elif not (Champ.containsKey s db.Keys) then
+            plain (reply Reply.zero)
+        else
+            let struct (ks2, dstEvs, n) = if toDb = dbi then struct (ks, [], 0) else purge ctx.Now toDb [| d |] ks
+
+            if not replace && Champ.containsKey d ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
+            else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Copy(s, d, toDb, replace)) ]), n)
+
+    let private ttl (ctx: Ctx) (db: Db) k (unit: TimeUnit) (absolute: bool) =
+        match Db.tryFind k db with
+        | ValueNone -> read false (Reply.Integer -2L)
+        | ValueSome e when not (Expiry.has e) -> read true (Reply.Integer -1L)
+        | ValueSome e ->
+            let t = max 0L (if absolute then e.ExpireAt else e.ExpireAt - ctx.Now)
+            read true (Reply.Integer(if unit = TimeUnit.Millis then t else (t + 500L) / 1000L))
+
+    let private persist (dbi: int) (db: Db) k =
+        match Db.tryFind k db with
+        | ValueSome e when Expiry.has e -> write Reply.one [ evt dbi (Op.Persist k) ]
+        | _ -> reply Reply.zero
+
+    /// The body of each command, on a keyspace where the keys it touches are already purged.
+    let private run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Outcome * int) =
+        let db = ks.Dbs[dbi]
+
+        match cmd with
+        | Command.Get k -> plain (get db k)
+        | Command.Set(k, v, cond, spec, g) -> plain (set ctx dbi db k v cond spec g)
+        | Command.IncrBy(k, by) -> plain (incrBy dbi db k by)
+        | Command.MGet keys -> plain (mget db keys)
+        | Command.MSet ps -> plain (write Reply.ok [ evt dbi (Op.MSet ps) ])
+        | Command.Ping ValueNone -> plain (reply Reply.pong)
+        | Command.Ping(ValueSome m)
+        | Command.Echo m -> plain (reply (Reply.Bulk m))
+        | Command.Time -> plain (time ctx)
+        | Command.DbSize -> plain (dbSize db)
+        | Command.FlushDb -> plain (flushDb dbi db)
+        | Command.FlushAll -> plain (flushAll dbi ks)
+        | Command.SwapDb(a, b) -> plain (swapDb dbi ks a b)
+        | Command.SetNx(k, v) -> plain (setNx dbi db k v)
+        | Command.SetEx(name, k, t, unit, v) -> plain (setEx ctx dbi name k t unit v)
+        | Command.MSetNx ps -> plain (msetNx dbi db ps)
+        | Command.GetSet(k, v) -> plain (getSet dbi db k v)
+        | Command.GetDel k -> plain (getDel dbi db k)
+        | Command.GetEx(k, spec) -> plain (getEx ctx dbi db k spec)
+        | Command.Append(k, v) -> plain (append ctx dbi db k v)
+        | Command.StrLen k -> plain (strLen db k)
+        | Command.IncrByFloat(k, by) -> plain (incrByFloat dbi db k by)
+        | Command.GetRange(k, start, stop) -> plain (getRangeCmd db k start stop)
+        | Command.SetRange(k, off, v) -> plain (setRange ctx dbi db k off v)
+        | Command.Del keys -> plain (del dbi db keys)
+        | Command.Exists keys -> plain (exists db keys)
+        | Command.Type k -> plain (typeOf db k)
+        | Command.Keys pattern -> plain (keysCmd ctx db pattern)
         | Command.Scan(cursor, pattern, count, typ) -> scan ctx dbi db cursor pattern count typ
         | Command.RandomKey -> randomKey ctx dbi db
-        | Command.Rename(s, d, nx) ->
-            match Db.tryFind s db with
-            | ValueNone -> plain (reply Reply.noSuchKey)
-            | ValueSome _ when Bytes.equal s d -> plain (reply (if nx then Reply.zero else Reply.ok))
-            | ValueSome _ when nx && Champ.containsKey d db.Keys -> plain (reply Reply.zero)
-            | ValueSome _ -> plain (write (if nx then Reply.one else Reply.ok) [ evt dbi (Op.Rename(s, d)) ])
-        | Command.Move(k, toDb) ->
-            if toDb < 0 || toDb >= Keyspace.databases ks then
-                plain (reply Reply.dbIndexOutOfRange)
-            elif toDb = dbi then
-                plain (reply (Reply.Error "ERR source and destination objects are the same"))
-            elif not (Champ.containsKey k db.Keys) then
-                plain (reply Reply.zero)
-            else
-                let struct (ks2, dstEvs, n) = purge ctx.Now toDb [| k |] ks
-
-                if Champ.containsKey k ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
-                else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Move(k, toDb)) ]), n)
-        | Command.Copy(s, d, toDb, replace) ->
-            let toDb = ValueOption.defaultValue dbi toDb
-
-            if toDb < 0 || toDb >= Keyspace.databases ks then
-                plain (reply Reply.dbIndexOutOfRange)
-            elif toDb = dbi && Bytes.equal s d then
-                plain (reply (Reply.Error "ERR source and destination objects are the same"))
-            elif not (Champ.containsKey s db.Keys) then
-                plain (reply Reply.zero)
-            else
-                let struct (ks2, dstEvs, n) = if toDb = dbi then struct (ks, [], 0) else purge ctx.Now toDb [| d |] ks
-
-                if not replace && Champ.containsKey d ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
-                else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Copy(s, d, toDb, replace)) ]), n)
+        | Command.Rename(s, d, nx) -> plain (rename dbi db s d nx)
+        | Command.Move(k, toDb) -> move ctx ks dbi db k toDb
+        | Command.Copy(s, d, toDb, replace) -> copy ctx ks dbi db s d toDb replace
         | Command.Expire(name, k, amount, unit, absolute, cond) -> plain (expireCmd ctx dbi db name k amount unit absolute cond)
-        | Command.Ttl(k, unit, absolute) ->
-            match Db.tryFind k db with
-            | ValueNone -> plain (read false (Reply.Integer -2L))
-            | ValueSome e when not (Expiry.has e) -> plain (read true (Reply.Integer -1L))
-            | ValueSome e ->
-                let t = max 0L (if absolute then e.ExpireAt else e.ExpireAt - ctx.Now)
-                plain (read true (Reply.Integer(if unit = TimeUnit.Millis then t else (t + 500L) / 1000L)))
-        | Command.Persist k ->
-            match Db.tryFind k db with
-            | ValueSome e when Expiry.has e -> plain (write Reply.one [ evt dbi (Op.Persist k) ])
-            | _ -> plain (reply Reply.zero)
+        | Command.Ttl(k, unit, absolute) -> plain (ttl ctx db k unit absolute)
+        | Command.Persist k -> plain (persist dbi db k)
 
     /// Decides one command against the state: the reply and the facts to log. Keys it touches that have
     /// expired are deleted first (lazy expiry), and those deletions are among the facts.

@@ -7,6 +7,11 @@ module Evolve =
         match e.Value with
         | Value.Str s -> s
 
+    /// The same value under a new identity: a key that moved is a key that was written (WATCH).
+    let private rewrap (v: Value) =
+        match v with
+        | Value.Str s -> Value.Str s
+
     let private setRange (current: byte[]) (offset: int) (value: byte[]) =
         let len = max current.Length (offset + value.Length)
         let out = Array.zeroCreate<byte> len
@@ -58,7 +63,7 @@ module Evolve =
         | Op.Rename(s, d) ->
             match Db.tryFind s db with
             | ValueSome e when Bytes.equal s d -> ignore e; db
-            | ValueSome e -> db |> Db.remove s |> Db.set d (Entry(e.Value, e.ExpireAt))
+            | ValueSome e -> db |> Db.remove s |> Db.set d (Entry(rewrap e.Value, e.ExpireAt))
             | ValueNone -> db
         | Op.FlushDb -> Db.empty
         | Op.Move _
@@ -80,12 +85,12 @@ module Evolve =
             | ValueSome e when toDb <> ev.Db ->
                 let dbs = Array.copy ks.Dbs
                 dbs[ev.Db] <- Db.remove k dbs[ev.Db]
-                dbs[toDb] <- Db.set k (Entry(e.Value, e.ExpireAt)) dbs[toDb]
+                dbs[toDb] <- Db.set k (Entry(rewrap e.Value, e.ExpireAt)) dbs[toDb]
                 { Dbs = dbs }
             | _ -> ks
         | Op.Copy(s, d, toDb, _) ->
             match Db.tryFind s ks.Dbs[ev.Db] with
-            | ValueSome e -> Keyspace.withDb toDb (Db.set d (Entry(e.Value, e.ExpireAt)) ks.Dbs[toDb]) ks
+            | ValueSome e -> Keyspace.withDb toDb (Db.set d (Entry(rewrap e.Value, e.ExpireAt)) ks.Dbs[toDb]) ks
             | ValueNone -> ks
         | op -> Keyspace.withDb ev.Db (applyInDb op ks.Dbs[ev.Db]) ks
 

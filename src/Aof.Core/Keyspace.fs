@@ -5,11 +5,22 @@ namespace Aof.Core
 type Value = Str of byte[]
 
 /// A key's value and its absolute expiry in Unix milliseconds (`Expiry.none` when it has none).
-/// Every write makes a new entry, so reference equality tells whether a key was touched (WATCH uses it).
-[<Sealed; AllowNullLiteral>]
-type Entry(value: Value, expireAt: int64) =
-    member _.Value = value
-    member _.ExpireAt = expireAt
+/// A struct, so the keyspace map is specialised for it by the JIT rather than running shared generic code.
+/// Every write that changes a key makes a new `Value` object (a move or rename re-wraps it), so "same value
+/// object and same expiry" tells WATCH that a key was not touched.
+[<Struct; NoEquality; NoComparison>]
+type Entry =
+    val Value: Value
+    val ExpireAt: int64
+    new(value, expireAt) = { Value = value; ExpireAt = expireAt }
+
+module Entry =
+    /// Whether two lookups saw the very same write (WATCH's test).
+    let sameWrite (a: Entry voption) (b: Entry voption) : bool =
+        match a, b with
+        | ValueNone, ValueNone -> true
+        | ValueSome x, ValueSome y -> obj.ReferenceEquals(x.Value, y.Value) && x.ExpireAt = y.ExpireAt
+        | _ -> false
 
 module Expiry =
     let none = -1L

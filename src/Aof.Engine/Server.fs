@@ -95,13 +95,14 @@ type Server private (initial: Settings, log: Log, configFile: string) =
         let mutable changed = false
 
         for w in session.Watched do
-            let current =
-                match Champ.tryFind w.WKey keyspace.Dbs[w.WDb].Keys with
-                | ValueSome e -> e
-                | ValueNone -> null
+            let current = Champ.tryFind w.WKey keyspace.Dbs[w.WDb].Keys
 
-            if not (obj.ReferenceEquals(current, w.WEntry)) then changed <- true
-            elif not w.WWasExpired && not (isNull current) && Expiry.isExpired now current then changed <- true
+            if not (Entry.sameWrite current w.WEntry) then
+                changed <- true
+            else
+                match current with
+                | ValueSome e when not w.WWasExpired && Expiry.isExpired now e -> changed <- true
+                | _ -> ()
 
         changed
 
@@ -285,16 +286,16 @@ type Server private (initial: Settings, log: Log, configFile: string) =
                 Reply.Error "ERR WATCH inside MULTI is not allowed"
             else
                 for k in keys do
-                    let e =
-                        match Champ.tryFind k keyspace.Dbs[session.Db].Keys with
-                        | ValueSome e -> e
-                        | ValueNone -> null
+                    let e = Champ.tryFind k keyspace.Dbs[session.Db].Keys
 
                     session.Watched.Add
                         { WDb = session.Db
                           WKey = k
                           WEntry = e
-                          WWasExpired = not (isNull e) && Expiry.isExpired now e }
+                          WWasExpired =
+                            match e with
+                            | ValueSome e -> Expiry.isExpired now e
+                            | ValueNone -> false }
 
                 Reply.ok
         | Control.Unwatch ->

@@ -4,12 +4,12 @@ open System.Collections.Generic
 open System.Threading
 open Aof.Core
 
-/// A key a client WATCHes: the entry it saw (null when absent) and whether it was already expired.
+/// A key a client WATCHes: the entry it saw (none when absent) and whether it was already expired.
 [<Struct>]
 type Watched =
     { WDb: int
       WKey: byte[]
-      WEntry: Entry
+      WEntry: Entry voption
       WWasExpired: bool }
 
 /// One client connection's state inside the engine. Touched only under the executor's lock, except the
