@@ -40,13 +40,12 @@ module Decide =
     let private overflow = Reply.Error "ERR increment or decrement would overflow"
     let private invalidExpire (name: string) = Reply.Error(sprintf "ERR invalid expire time in '%s' command" name)
 
-    let private asString (e: Entry) : byte[] voption =
-        match e.Value with
-        | Value.Str s -> ValueSome s
+    let private asString (e: Entry) : byte[] voption = Value.bytes e.Value
 
     let private typeName (e: Entry) =
         match e.Value with
-        | Value.Str _ -> "string"
+        | Value.Str _
+        | Value.Int _ -> "string"
 
     /// Absolute expiry in ms for a SET-style option, or None when it overflows.
     let private absoluteMs (now: int64) (spec: ExpireSpec) : int64 voption =
@@ -90,7 +89,8 @@ module Decide =
         | Text of text: byte[]
         | OtherType
 
-    let private findString (db: Db) (key: byte[]) : Found =
+    /// A string command that reads the text of a counter formats it, as Redis does.
+    let private findText (db: Db) (key: byte[]) : Found =
         match Db.tryFind key db with
         | ValueNone -> Absent
         | ValueSome e ->
@@ -213,7 +213,7 @@ module Decide =
         else write Reply.ok [ evt dbi (Op.SwapDb(a, b)) ]
 
     let private get (db: Db) (k: byte[]) =
-        match findString db k with
+        match findText db k with
         | Text s -> read true (Reply.Bulk s)
         | Absent -> read false Reply.Nil
         | OtherType -> reply Reply.wrongType
@@ -271,7 +271,7 @@ module Decide =
 
         for i in 0 .. keys.Length - 1 do
             values[i] <-
-                match findString db keys[i] with
+                match findText db keys[i] with
                 | Text s ->
                     h <- h + 1
                     Reply.Bulk s
@@ -286,13 +286,13 @@ module Decide =
     let private getSet (dbi: int) (db: Db) k v =
         let set = [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ]
 
-        match findString db k with
+        match findText db k with
         | Text s -> { R = Reply.Bulk s; Evs = set; H = 1; M = 0 }
         | Absent -> { R = Reply.Nil; Evs = set; H = 0; M = 1 }
         | OtherType -> reply Reply.wrongType
 
     let private getDel (dbi: int) (db: Db) k =
-        match findString db k with
+        match findText db k with
         | Text s -> { R = Reply.Bulk s; Evs = [ evt dbi (Op.Del [| k |]) ]; H = 1; M = 0 }
         | Absent -> read false Reply.Nil
         | OtherType -> reply Reply.wrongType
@@ -301,7 +301,7 @@ module Decide =
         match absoluteMs ctx.Now spec with
         | ValueNone -> reply (invalidExpire "getex")
         | ValueSome at ->
-            match findString db k with
+            match findText db k with
             | Absent -> read false Reply.Nil
             | OtherType -> reply Reply.wrongType
             | Text s ->
@@ -318,7 +318,7 @@ module Decide =
                 { R = Reply.Bulk s; Evs = evs; H = 1; M = 0 }
 
     let private append (ctx: Ctx) (dbi: int) (db: Db) k (v: byte[]) =
-        match findString db k with
+        match findText db k with
         | OtherType -> reply Reply.wrongType
         | found ->
             let present, current = match found with Text s -> true, int64 s.Length | _ -> false, 0L
@@ -329,27 +329,31 @@ module Decide =
             else write (Reply.Integer len) [ evt dbi (Op.Append(k, v)) ]
 
     let private strLen (db: Db) k =
-        match findString db k with
+        match findText db k with
         | Text s -> read true (Reply.Integer(int64 s.Length))
         | Absent -> read false Reply.zero
         | OtherType -> reply Reply.wrongType
 
     let private incrBy (dbi: int) (db: Db) k (by: int64) =
-        match findString db k with
-        | OtherType -> reply Reply.wrongType
-        | found ->
-            let current =
-                match found with
-                | Text s -> Num.tryParseInt64 s
-                | _ -> ValueSome 0L
+        // A counter is read as a number directly: no formatting and parsing on every INCR.
+        let current =
+            match Db.tryFind k db with
+            | ValueNone -> Ok 0L
+            | ValueSome e ->
+                match e.Value with
+                | Value.Int n -> Ok n
+                | Value.Str s ->
+                    match Num.tryParseInt64 s with
+                    | ValueSome n -> Ok n
+                    | ValueNone -> Error Reply.notInteger
 
-            match current with
-            | ValueNone -> reply Reply.notInteger
-            | ValueSome c when (by > 0L && c > Int64.MaxValue - by) || (by < 0L && c < Int64.MinValue - by) -> reply overflow
-            | ValueSome c -> write (Reply.Integer(c + by)) [ evt dbi (Op.IncrBy(k, by)) ]
+        match current with
+        | Error e -> reply e
+        | Ok c when (by > 0L && c > Int64.MaxValue - by) || (by < 0L && c < Int64.MinValue - by) -> reply overflow
+        | Ok c -> write (Reply.Integer(c + by)) [ evt dbi (Op.IncrBy(k, by)) ]
 
     let private incrByFloat (dbi: int) (db: Db) k (by: byte[]) =
-        match findString db k with
+        match findText db k with
         | OtherType -> reply Reply.wrongType
         | found ->
             match Num.addFloats (match found with Text s -> s | _ -> "0"B) by with
@@ -357,13 +361,13 @@ module Decide =
             | Ok v -> write (Reply.Bulk v) [ evt dbi (Op.Set(k, v, TtlChange.Keep)) ]
 
     let private getRangeCmd (db: Db) k (start: int64) (stop: int64) =
-        match findString db k with
+        match findText db k with
         | Text s -> read true (Reply.Bulk(getRange s start stop))
         | Absent -> read false (Reply.Bulk [||])
         | OtherType -> reply Reply.wrongType
 
     let private setRange (ctx: Ctx) (dbi: int) (db: Db) k (off: int64) (v: byte[]) =
-        match findString db k with
+        match findText db k with
         | OtherType -> reply Reply.wrongType
         | found ->
             let len = match found with Text s -> int64 s.Length | _ -> 0L

@@ -4,13 +4,15 @@ namespace Aof.Core
 /// same state, which is what makes replaying an AOF trustworthy.
 module Evolve =
     let private strOf (e: Entry) =
-        match e.Value with
-        | Value.Str s -> s
+        match Value.bytes e.Value with
+        | ValueSome s -> s
+        | ValueNone -> [||]
 
     /// The same value under a new identity: a key that moved is a key that was written (WATCH).
     let private rewrap (v: Value) =
         match v with
         | Value.Str s -> Value.Str s
+        | Value.Int n -> Value.Int n
 
     let private setRange (current: byte[]) (offset: int) (value: byte[]) =
         let len = max current.Length (offset + value.Length)
@@ -46,12 +48,15 @@ module Evolve =
             match Db.tryFind k db with
             | ValueSome e ->
                 let current =
-                    match Num.tryParseInt64 (strOf e) with
-                    | ValueSome n -> n
-                    | ValueNone -> 0L
+                    match e.Value with
+                    | Value.Int n -> n
+                    | _ ->
+                        match Num.tryParseInt64 (strOf e) with
+                        | ValueSome n -> n
+                        | ValueNone -> 0L
 
-                Db.set k (Entry(Value.Str(Num.formatInt64 (current + by)), e.ExpireAt)) db
-            | ValueNone -> Db.set k (Entry(Value.Str(Num.formatInt64 by), Expiry.none)) db
+                Db.set k (Entry(Value.Int(current + by), e.ExpireAt)) db
+            | ValueNone -> Db.set k (Entry(Value.Int by, Expiry.none)) db
         | Op.PExpireAt(k, at) ->
             match Db.tryFind k db with
             | ValueSome e -> Db.set k (Entry(e.Value, at)) db

@@ -2,7 +2,18 @@ namespace Aof.Core
 
 /// What a key holds. Strings only for now; collections join as the collections issue adds them.
 [<RequireQualifiedAccess>]
-type Value = Str of byte[]
+type Value =
+    | Str of byte[]
+    /// A string that INCR and friends keep as a number (Redis's `int` encoding): counting needs no parse
+    /// and no formatting; readers see its decimal text.
+    | Int of int64
+
+module Value =
+    /// The bytes a string value reads as.
+    let bytes (v: Value) : byte[] voption =
+        match v with
+        | Value.Str s -> ValueSome s
+        | Value.Int n -> ValueSome(Num.formatInt64 n)
 
 /// A key's value and its absolute expiry in Unix milliseconds (`Expiry.none` when it has none).
 /// A struct, so the keyspace map is specialised for it by the JIT rather than running shared generic code.
@@ -70,6 +81,16 @@ module Keyspace =
         ks.Dbs
         |> Array.mapi (fun i db ->
             i,
-            Champ.fold (fun (m: Map<string, Value * int64>) k (e: Entry) -> m.Add(Bytes.toString k, (e.Value, e.ExpireAt))) Map.empty db.Keys)
+            Champ.fold
+                (fun (m: Map<string, Value * int64>) k (e: Entry) ->
+                    // Encodings are invisible to clients: a counter compares as its text.
+                    let v =
+                        match e.Value with
+                        | Value.Int n -> Value.Str(Num.formatInt64 n)
+                        | v -> v
+
+                    m.Add(Bytes.toString k, (v, e.ExpireAt)))
+                Map.empty
+                db.Keys)
         |> Array.filter (fun (_, m) -> not m.IsEmpty)
         |> Map.ofArray
