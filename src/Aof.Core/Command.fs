@@ -105,6 +105,15 @@ type Control =
     | Hello of version: int voption * auth: (string * string) voption * name: byte[] voption
     | Auth of user: string voption * password: string
     | Reset
+    | Debug of Debug
+
+/// DEBUG's subcommands that this server has (with `enable-debug-command`).
+and [<RequireQualifiedAccess>] Debug =
+    | Digest
+    | DigestValue of keys: byte[][]
+    | LoadAof
+    | Sleep of seconds: float
+    | SetActiveExpire of enabled: bool
 
 [<RequireQualifiedAccess>]
 type Request =
@@ -387,7 +396,11 @@ module Command =
     type Spec =
         { Name: string
           Arity: int
-          Parse: byte[][] -> Result<Request, Reply> }
+          Parse: byte[][] -> Result<Request, Reply>
+          /// May change the dataset: refused with -MISCONF while the AOF cannot be written.
+          Write: bool
+          /// Allowed while the dataset is loading (others get -LOADING), as Redis flags them.
+          WhileLoading: bool }
 
     let private flush name (a: byte[][]) =
         if a.Length > 2 then Error Reply.syntaxError
@@ -420,6 +433,23 @@ module Command =
             else Error Reply.syntaxError
 
         go 1 ValueNone
+
+    let private parseDebug (a: byte[][]) : Result<Request, Reply> =
+        let sub = a[1]
+
+        if Bytes.eqLower "digest" sub && a.Length = 2 then ctl (Control.Debug Debug.Digest)
+        elif Bytes.eqLower "digest-value" sub then ctl (Control.Debug(Debug.DigestValue a[2..]))
+        elif Bytes.eqLower "loadaof" sub && a.Length = 2 then ctl (Control.Debug Debug.LoadAof)
+        elif Bytes.eqLower "sleep" sub && a.Length = 3 then
+            match Num.tryParseFloat a[2] with
+            | ValueSome s when s >= 0.0 -> ctl (Control.Debug(Debug.Sleep s))
+            | _ -> Error Reply.notFloat
+        elif Bytes.eqLower "set-active-expire" sub && a.Length = 3 then
+            match Num.tryParseInt64 a[2] with
+            | ValueSome n -> ctl (Control.Debug(Debug.SetActiveExpire(n <> 0L)))
+            | ValueNone -> Error Reply.notInteger
+        else
+            Error(Reply.Error(sprintf "ERR unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP." (Bytes.toString sub)))
 
     let private specs: (string * int * (byte[][] -> Result<Request, Reply>)) list =
         [ "ping", -1, (fun a -> if a.Length > 2 then Error(Reply.wrongArity "ping") else ok (Command.Ping(if a.Length = 2 then ValueSome a[1] else ValueNone)))
@@ -505,6 +535,7 @@ module Command =
           "reset", 1, (fun _ -> ctl Control.Reset)
           "shutdown", -1, shutdown
           "hello", -1, parseHello
+          "debug", -2, parseDebug
           "auth", -2,
           (fun a ->
               match a.Length with
@@ -512,11 +543,25 @@ module Command =
               | 3 -> ctl (Control.Auth(ValueSome(str a[1]), str a[2]))
               | _ -> Error Reply.syntaxError) ]
 
+    let private writes =
+        set
+            [ "flushdb"; "flushall"; "swapdb"; "set"; "setnx"; "setex"; "psetex"; "mset"; "msetnx"; "getset"; "getdel"
+              "getex"; "append"; "incr"; "decr"; "incrby"; "decrby"; "incrbyfloat"; "setrange"; "del"; "unlink"
+              "rename"; "renamenx"; "move"; "copy"; "expire"; "pexpire"; "expireat"; "pexpireat"; "persist" ]
+
+    let private okWhileLoading =
+        set [ "auth"; "client"; "command"; "config"; "debug"; "hello"; "info"; "quit"; "reset"; "select"; "shutdown" ]
+
     let private table =
         let d = Collections.Generic.Dictionary<byte[], Spec>(NameComparer())
 
         for (name, arity, parse) in specs do
-            d[Bytes.ofString name] <- { Name = name; Arity = arity; Parse = parse }
+            d[Bytes.ofString name] <-
+                { Name = name
+                  Arity = arity
+                  Parse = parse
+                  Write = writes.Contains name
+                  WhileLoading = okWhileLoading.Contains name }
 
         d
 

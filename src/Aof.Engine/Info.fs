@@ -14,7 +14,8 @@ type InfoInput =
       NowMs: int64
       RunId: string
       ConfigFile: string
-      OpsPerSec: int64 }
+      OpsPerSec: int64
+      Aof: AofInfo }
 
 /// INFO's text: the sections and field names Redis uses, so tools that parse INFO keep working.
 module Info =
@@ -81,20 +82,33 @@ module Info =
               "maxmemory_policy", "noeviction"
               "mem_allocator", "dotnet-gc" ]
         | "persistence" ->
-            [ "loading", "0"
+            let a = i.Aof
+            let flag b = if b then "1" else "0"
+
+            [ "loading", flag a.Loading
               "async_loading", "0"
               "rdb_changes_since_last_save", string i.Stats.Dirty
               "rdb_bgsave_in_progress", "0"
               "rdb_last_save_time", string (i.StartedMs / 1000L)
               "rdb_last_bgsave_status", "ok"
-              "aof_enabled", "0"
+              "aof_enabled", flag a.Enabled
               "aof_rewrite_in_progress", "0"
               "aof_rewrite_scheduled", "0"
               "aof_last_rewrite_time_sec", "-1"
               "aof_current_rewrite_time_sec", "-1"
               "aof_last_bgrewrite_status", "ok"
               "aof_rewrites", "0"
-              "aof_last_write_status", "ok" ]
+              "aof_last_write_status", (if a.LastWriteOk then "ok" else "err")
+              "aof_last_cow_size", "0" ]
+            @ (if a.Enabled then
+                   [ "aof_current_size", string a.CurrentSize
+                     "aof_base_size", string a.BaseSize
+                     "aof_pending_rewrite", "0"
+                     "aof_buffer_length", string a.BufferLength
+                     "aof_pending_bio_fsync", flag a.PendingFsync
+                     "aof_delayed_fsync", string a.DelayedFsync ]
+               else
+                   [])
         | "stats" ->
             [ "total_connections_received", string i.Stats.TotalConnections
               "total_commands_processed", string i.Stats.TotalCommands

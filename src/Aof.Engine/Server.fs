@@ -6,9 +6,9 @@ namespace Aof.Engine
 // need no lock at all.
 //
 // A batch: for each command, check it, decide it against the current keyspace and the clock, apply its
-// events, write its reply into the connection's output buffer. The host flushes that buffer only after
-// Execute returns, so whatever Execute must make durable first (the AOF issue) happens before any reply of
-// the batch leaves the process.
+// events, append them to the AOF buffer, write its reply into the connection's output buffer. After the
+// lock is released the batch is committed to the AOF (AofLog's protocol), and only then does Execute
+// return: the host flushes replies after that, so no reply leaves before its write is in the file.
 
 open System
 open System.Buffers
@@ -29,8 +29,16 @@ type HostSettings =
 
 /// The engine: owns the dataset and executes every client's commands one batch at a time.
 [<Sealed; AllowNullLiteral>]
-type Server private (initial: Settings, log: Log, configFile: string) =
+type Server private (initial: Settings, log: Log, configFile: string, openSink: string -> IFileSink) =
     let gate = obj ()
+    let persistence = Persistence(initial, log, openSink)
+    // The highest AOF commit point appended during the current Execute (under the lock).
+    let mutable commitPoint = 0L
+    // While EXEC runs, its commands' events are gathered here and logged as one MULTI/EXEC unit.
+    let mutable inExec = false
+    let execEvents = List<Event>()
+    let mutable activeExpire = true
+    let mutable exitCode = 0
     let mutable settings = initial
     let mutable keyspace = Keyspace.create initial.Databases
     let stats = Stats()
@@ -70,12 +78,21 @@ type Server private (initial: Settings, log: Log, configFile: string) =
           Random = uint64 (rng.NextInt64())
           MaxBulkLen = settings.ProtoMaxBulkLen }
 
-    /// Applies facts decided elsewhere (the expiry cycle) and counts them.
+    /// Logs one atomic unit of events (under the lock); the batch commits it before replying.
+    let record (events: Event list) =
+        match events with
+        | [] -> ()
+        | evs ->
+            stats.Dirty <- stats.Dirty + int64 evs.Length
+
+            if inExec then execEvents.AddRange evs
+            elif persistence.Enabled then commitPoint <- persistence.Append evs
+
+    /// Applies facts decided elsewhere (the expiry cycle), each its own unit.
     let applyEvents (events: Event list) =
         for e in events do
             keyspace <- Evolve.apply keyspace e
-
-        stats.Dirty <- stats.Dirty + int64 events.Length
+            record [ e ]
 
     let runData (session: Session) (micros: int64) (cmd: Command) : Reply =
         let struct (ks, d) = Decide.step (ctx micros) keyspace session.Db cmd
@@ -85,10 +102,7 @@ type Server private (initial: Settings, log: Log, configFile: string) =
         if d.Misses <> 0 then stats.KeyspaceMisses <- stats.KeyspaceMisses + int64 d.Misses
         if d.Expired <> 0 then stats.ExpiredKeys <- stats.ExpiredKeys + int64 d.Expired
 
-        match d.Events with
-        | [] -> ()
-        | evs -> stats.Dirty <- stats.Dirty + int64 evs.Length
-
+        record d.Events
         d.Reply
 
     let watchedChanged (session: Session) (now: int64) =
@@ -131,7 +145,8 @@ type Server private (initial: Settings, log: Log, configFile: string) =
           NowMs = now
           RunId = runId
           ConfigFile = configFile
-          OpsPerSec = avg }
+          OpsPerSec = avg
+          Aof = persistence.Info }
 
     let validName (name: byte[]) =
         name |> Array.forall (fun c -> c > 32uy && c < 127uy)
@@ -240,6 +255,48 @@ type Server private (initial: Settings, log: Log, configFile: string) =
             with _ ->
                 ()
 
+    let debugAllowed (session: Session) =
+        match settings.EnableDebugCommand with
+        | DebugCommandPolicy.Yes -> true
+        | DebugCommandPolicy.Local -> session.Addr.StartsWith "127." || session.Addr.StartsWith "[::1]" || session.Addr.StartsWith "::1"
+        | DebugCommandPolicy.No -> false
+
+    let debug (session: Session) (d: Debug) : Reply =
+        if not (debugAllowed session) then
+            Reply.Error
+                "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+        else
+            match d with
+            | Debug.Digest -> Reply.bulkString (Digest.dataset keyspace)
+            | Debug.DigestValue keys ->
+                Reply.Array [| for k in keys -> Reply.bulkString (Digest.value (Champ.tryFind k keyspace.Dbs[session.Db].Keys)) |]
+            | Debug.Sleep seconds ->
+                // Redis sleeps in its only thread: everyone waits, which is what tests use it for.
+                Thread.Sleep(TimeSpan.FromSeconds seconds)
+                Reply.ok
+            | Debug.SetActiveExpire on ->
+                activeExpire <- on
+                Reply.ok
+            | Debug.LoadAof ->
+                // Other clients get -LOADING meanwhile: the lock is let go while the files are replayed.
+                Monitor.Exit gate
+
+                let reloaded =
+                    try
+                        persistence.Reload(Keyspace.databases keyspace)
+                    finally
+                        Monitor.Enter gate
+
+                match reloaded with
+                | Ok ks ->
+                    keyspace <- ks
+                    stats.Dirty <- 0L
+                    log.Warning "Append Only File loaded by DEBUG LOADAOF"
+                    Reply.ok
+                | Error e ->
+                    log.Warning e
+                    Reply.Error("ERR " + e)
+
     let rec runControl (session: Session) (micros: int64) (c: Control) : Reply =
         let now = micros / 1000L
 
@@ -266,15 +323,25 @@ type Server private (initial: Settings, log: Log, configFile: string) =
             else
                 let queued = session.Queue.ToArray()
                 session.ResetMulti()
+                inExec <- true
+                execEvents.Clear()
 
                 let replies =
-                    queued
-                    |> Array.map (fun q ->
-                        match q with
-                        | Error e -> e
-                        | Ok(Request.Data cmd) -> runData session micros cmd
-                        | Ok(Request.Control c) -> runControl session micros c)
+                    try
+                        queued
+                        |> Array.map (fun q ->
+                            match q with
+                            | Error e -> e
+                            | Ok(Request.Data cmd) -> runData session micros cmd
+                            | Ok(Request.Control c) -> runControl session micros c)
+                    finally
+                        inExec <- false
 
+                // The transaction's writes go to the log as one unit: MULTI ... EXEC when there are several.
+                if execEvents.Count > 0 && persistence.Enabled then
+                    commitPoint <- persistence.Append(List.ofSeq execEvents)
+
+                execEvents.Clear()
                 Reply.Array replies
         | Control.Discard ->
             if not session.InMulti then Reply.Error "ERR DISCARD without MULTI"
@@ -326,6 +393,7 @@ type Server private (initial: Settings, log: Log, configFile: string) =
                 settings <- s
                 limits <- (hostSettings s).Resp
                 log.Level <- s.LogLevel
+                persistence.Reconfigure(s, keyspace, now)
                 Reply.ok
             | Error e -> Reply.Error e
         | Control.ConfigResetStat ->
@@ -379,6 +447,7 @@ type Server private (initial: Settings, log: Log, configFile: string) =
             requestShutdown "User requested shutdown..."
             Reply.ok
         | Control.Hello(version, auth, name) -> hello session version auth name
+        | Control.Debug d -> debug session d
         | Control.Auth(user, password) ->
             match settings.RequirePass with
             | None when user.IsNone ->
@@ -414,7 +483,11 @@ type Server private (initial: Settings, log: Log, configFile: string) =
         | ValueSome spec ->
             session.LastCommand <- spec.Name
 
-            if settings.RequirePass.IsSome
+            if persistence.Loading && not spec.WhileLoading then
+                Reply.Error "LOADING Redis is loading the dataset in memory"
+            elif spec.Write && not session.InMulti && persistence.WriteError.IsSome then
+                Reply.Error("MISCONF Errors writing to the AOF file: " + persistence.WriteError.Value)
+            elif settings.RequirePass.IsSome
                && not session.Authenticated
                && not (spec.Name = "auth" || spec.Name = "hello" || spec.Name = "quit" || spec.Name = "reset") then
                 Reply.Error "NOAUTH Authentication required."
@@ -438,15 +511,22 @@ type Server private (initial: Settings, log: Log, configFile: string) =
 
     /// The timer's work (Redis's serverCron): active expiry, idle-client timeouts, the ops/sec sample.
     let cron () =
+        let mutable upTo = 0L
+        let mutable aofLog: AofLog option = None
+
         if Monitor.TryEnter(gate, 100) then
             try
                 let micros = nowMicros ()
                 let now = micros / 1000L
-                let evs = Expire.activeCycle now (uint64 (rng.NextInt64())) 16 keyspace
+                if activeExpire && not persistence.Loading then
+                    let evs = Expire.activeCycle now (uint64 (rng.NextInt64())) 16 keyspace
 
-                if not evs.IsEmpty then
-                    applyEvents evs
-                    stats.ExpiredKeys <- stats.ExpiredKeys + int64 evs.Length
+                    if not evs.IsEmpty then
+                        commitPoint <- 0L
+                        applyEvents evs
+                        stats.ExpiredKeys <- stats.ExpiredKeys + int64 evs.Length
+
+                persistence.Cron()
 
                 if settings.Timeout > 0 then
                     for s in sessions.Values do
@@ -461,8 +541,14 @@ type Server private (initial: Settings, log: Log, configFile: string) =
                     opsIndex <- (opsIndex + 1) % opsSamples.Length
                     lastSampleMs <- now
                     lastSampleCommands <- stats.TotalCommands
+
+                upTo <- commitPoint
+                commitPoint <- 0L
+                aofLog <- persistence.Current
             finally
                 Monitor.Exit gate
+
+            if upTo > 0L then aofLog |> Option.iter (fun l -> l.Commit upTo)
 
     member private _.StartTimer() =
         let period = max 2 (1000 / max 1 settings.Hz)
@@ -471,6 +557,10 @@ type Server private (initial: Settings, log: Log, configFile: string) =
     /// Parses `redis-server`-style arguments (`[configfile] [--directive value ...]`), logs the start-up
     /// lines and loads data. Error carries the message to print and the process exit code.
     static member Start(args: string[]) : Result<Server, struct (string * int)> =
+        Server.StartWith(args, FileSink.openAppend)
+
+    /// Start with another way of opening the AOF's files: the seam fault-injection tests go through.
+    static member StartWith(args: string[], openSink: string -> IFileSink) : Result<Server, struct (string * int)> =
         match Config.parseCommandLine args with
         | Error message -> Error(struct (message, 1))
         | Ok cl when cl.Help -> Error(struct (Config.usage, 0))
@@ -500,7 +590,10 @@ type Server private (initial: Settings, log: Log, configFile: string) =
                         Directory.CreateDirectory settings.Dir |> ignore
                         log.Notice(sprintf "Running mode=standalone, port=%d." settings.Port)
                         settings.PidFile |> Option.iter (fun p -> File.WriteAllText(p, string pid + "\n"))
-                        let server = new Server(settings, log, configFile)
+                        if settings.AppendOnly && settings.AofUseRdbPreamble then
+                            log.Notice "aof-use-rdb-preamble yes: the RDB preamble is not written yet, the base is plain AOF"
+
+                        let server = new Server(settings, log, configFile, openSink)
                         log.Notice "Server initialized"
                         server.StartTimer()
                         Ok server
@@ -519,8 +612,52 @@ type Server private (initial: Settings, log: Log, configFile: string) =
     /// The current dataset: an immutable value, safe to read from any thread.
     member _.Keyspace = keyspace
 
-    /// Called by the host once it listens.
-    member _.Ready() : unit = log.Notice "Ready to accept connections tcp"
+    /// Called by the host once it listens. With the AOF on, the data is loaded now, on its own thread, while
+    /// clients that connect meanwhile get -LOADING; a fatal loading error stops the server with exit code 1.
+    member _.Ready() : unit =
+        if not persistence.Loading then
+            log.Notice "Ready to accept connections tcp"
+        else
+            let load () =
+                let sw = Diagnostics.Stopwatch.StartNew()
+
+                match persistence.LoadAtStart() with
+                | Ok ks ->
+                    Monitor.Enter gate
+
+                    try
+                        keyspace <- ks
+                    finally
+                        Monitor.Exit gate
+
+                    ignore sw
+                    log.Notice "Ready to accept connections tcp"
+                | Error message ->
+                    log.Warning message
+                    exitCode <- 1
+                    requestShutdown "Fatal error loading the append only file: exiting"
+
+            Thread(load, IsBackground = true, Name = "aof-load").Start()
+
+    /// Loads the data synchronously (no clients yet): for embedding the engine and for tests.
+    member this.LoadNow() : Result<unit, string> =
+        if not persistence.Loading then
+            Ok()
+        else
+            match persistence.LoadAtStart() with
+            | Ok ks ->
+                Monitor.Enter gate
+
+                try
+                    keyspace <- ks
+                finally
+                    Monitor.Exit gate
+
+                Ok()
+            | Error e -> Error e
+
+    /// The process exit code the server wants (1 after a fatal loading error).
+    member _.ExitCode = exitCode
 
     /// A new connection. ValueNone when `maxclients` is reached: the host then writes
     /// `-ERR max number of clients reached` and closes.
@@ -539,9 +676,12 @@ type Server private (initial: Settings, log: Log, configFile: string) =
 
     /// Executes one read's complete commands in order and writes their replies to `output`.
     member _.Execute(session: Session, commands: List<byte[][]>, output: IBufferWriter<byte>) : unit =
+        let mutable upTo = 0L
+        let mutable log: AofLog option = None
         Monitor.Enter gate
 
         try
+            commitPoint <- 0L
             // One clock reading per batch: the commands of one read arrived together (Redis, too, fixes the
             // time once per command and a pipelined batch runs within microseconds).
             let micros = nowMicros ()
@@ -555,8 +695,17 @@ type Server private (initial: Settings, log: Log, configFile: string) =
                     | _ -> ()
 
                     RespWriter.write output reply
+
+            upTo <- commitPoint
+            log <- persistence.Current
         finally
             Monitor.Exit gate
+
+        // Outside the lock, so other batches run while this one's bytes reach the disk (group commit).
+        if upTo > 0L then
+            match log with
+            | Some l -> l.Commit upTo
+            | None -> ()
 
     /// Runs one command for a session and returns its reply: for embedding the engine and for tests.
     member _.Call(session: Session, args: byte[][]) : Reply =
@@ -590,6 +739,16 @@ type Server private (initial: Settings, log: Log, configFile: string) =
 
             for s in sessions.Values do
                 s.Kill()
+
+            Monitor.Enter gate
+
+            try
+                if persistence.Enabled then
+                    log.Notice "Calling fsync() on the AOF file."
+
+                persistence.Close()
+            finally
+                Monitor.Exit gate
 
             settings.PidFile
             |> Option.iter (fun p ->

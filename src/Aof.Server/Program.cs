@@ -47,4 +47,5 @@ await using (host)
     await host.RunAsync(server.ShutdownRequested);
 }
 server.Stop();
-return 0;
+// 1 when loading the AOF failed (the log says why), as redis-server exits.
+return server.ExitCode;

@@ -1,0 +1,27 @@
+namespace Aof.Core
+
+/// A rewrite is a projection of a snapshot: the fewest events whose replay is the same dataset. The
+/// keyspace is immutable, so the snapshot is the value itself, read while the executor moves on.
+module Rewrite =
+    /// The events of one key: the value, then its expiry if it has one.
+    let keyEvents (db: int) (key: byte[]) (e: Entry) : Event list =
+        let value =
+            match e.Value with
+            | Value.Str s -> s
+            | Value.Int n -> Num.formatInt64 n
+
+        let set = { Db = db; Op = Op.Set(key, value, TtlChange.Clear) }
+
+        if Expiry.has e then [ set; { Db = db; Op = Op.PExpireAt(key, e.ExpireAt) } ] else [ set ]
+
+    /// Every key of every database that is still alive at `now` (keys already expired are left out), as
+    /// events; replaying them on an empty keyspace rebuilds `ks`.
+    let project (now: int64) (ks: Keyspace) : Event seq =
+        seq {
+            for dbi in 0 .. ks.Dbs.Length - 1 do
+                let db = ks.Dbs[dbi]
+
+                if Db.size db > 0 then
+                    for (k, e) in Champ.toSeq db.Keys do
+                        if not (Expiry.isExpired now e) then yield! keyEvents dbi k e
+        }

@@ -1,0 +1,74 @@
+namespace Aof.Engine
+
+// Writing a new base: the projection of a snapshot (Rewrite.project) goes to a temporary file, is synced and
+// renamed to the next base name; a new, empty incr file takes the writes that follow; then the manifest is
+// switched atomically to the new pair, and only after that are the files it no longer names deleted.
+// A crash before the switch leaves the old manifest and files in force (the temporary is cleaned up on
+// the next start); a crash after it leaves stray old files that the manifest no longer names.
+
+open System
+open System.Buffers
+open System.IO
+open Aof.Core
+
+module AofBase =
+    let private tempPrefix = "temp-rewriteaof-"
+
+    /// Removes temporaries a crash may have left in the AOF directory.
+    let cleanTemporaries (dir: string) : unit =
+        if Directory.Exists dir then
+            for f in Directory.GetFiles(dir, tempPrefix + "*") do
+                File.Delete f
+
+    /// Writes `events` as an AOF file at `path`, durably, in chunks.
+    let writeFile (path: string) (events: Event seq) : unit =
+        let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
+        use sink = FileSink.openAppend temp
+        sink.Truncate 0L
+        let buffer = ArrayBufferWriter<byte>(1 <<< 20)
+        let mutable db = -1
+
+        for e in events do
+            db <- AofFormat.writeUnit buffer db [ e ]
+
+            if buffer.WrittenCount >= (1 <<< 20) then
+                sink.Write buffer.WrittenSpan
+                buffer.ResetWrittenCount()
+
+        sink.Write buffer.WrittenSpan
+        sink.Sync()
+        sink.Dispose()
+        File.Move(temp, path, true)
+        FileSink.syncDirectory (Path.GetDirectoryName path)
+
+    /// Makes `events` the new base with a fresh incr after it; returns the new layout and the incr's path.
+    let switchTo (log: Log) (layout: AofLayout) (events: Event seq) : AofLayout * string =
+        Directory.CreateDirectory layout.Dir |> ignore
+        let m = layout.Manifest
+        let baseSeq = 1L + (m.Base |> Option.map (fun b -> b.Seq) |> Option.defaultValue 0L)
+        let incrSeq = 1L + (m.Incrs |> List.fold (fun s f -> max s f.Seq) 0L)
+        let baseInfo = { Name = Manifest.baseFileName layout.AppendFilename baseSeq; Seq = baseSeq; Type = AofFileType.Base }
+        let incrInfo = { Name = Manifest.incrFileName layout.AppendFilename incrSeq; Seq = incrSeq; Type = AofFileType.Incr }
+        writeFile (AofLayout.filePath layout baseInfo.Name) events
+        File.WriteAllBytes(AofLayout.filePath layout incrInfo.Name, [||])
+
+        let old = Option.toList m.Base @ m.Incrs
+        let history = m.History @ (old |> List.map (fun f -> { f with Type = AofFileType.History }))
+
+        let switched =
+            { layout with
+                Manifest =
+                    { Base = Some baseInfo
+                      History = history
+                      Incrs = [ incrInfo ] } }
+
+        AofLayout.persist switched
+
+        for f in history do
+            let p = AofLayout.filePath layout f.Name
+            if File.Exists p then File.Delete p
+
+        let clean = { switched with Manifest = { switched.Manifest with History = [] } }
+        AofLayout.persist clean
+        log.Notice(sprintf "New AOF base %s and incr %s in force" baseInfo.Name incrInfo.Name)
+        clean, AofLayout.filePath clean incrInfo.Name

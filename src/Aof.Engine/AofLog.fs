@@ -1,0 +1,220 @@
+namespace Aof.Engine
+
+// The durable log: how events reach the incr file.
+//
+// 1. Append. Under the executor's lock, each command's (or transaction's) events are serialized into the
+//    in-memory buffer, in execution order, with a SELECT when the database changes and MULTI/EXEC around a
+//    unit of several events. The buffer's logical end is the batch's commit point.
+// 2. Commit. After the batch and before the host sends any reply of it, the buffer up to that point is
+//    written to the incr file. One writer at a time: whoever gets there first writes everything buffered,
+//    so concurrent batches share one write(2) and, under `always`, one fdatasync (group commit).
+// 3. Sync. `always`: fdatasync before the commit returns. `everysec`: a background thread syncs at most
+//    once a second; while a sync is still running, writes are postponed for up to 2 s (the replies go out
+//    meanwhile, as in Redis) and then done anyway, counted in aof_delayed_fsync. `no`: the OS decides.
+// 4. Failure. Under `always` a failed write is fatal: the server logs and exits, as Redis does, because an
+//    acknowledged write could not be made durable. Otherwise the partial write is cut off the file, the
+//    data stays buffered and is retried from the timer, the status becomes `err`, and writes are refused
+//    with -MISCONF until a retry succeeds. Nothing acknowledged is dropped from the buffer.
+//
+// What a crash leaves: the incr file holds every committed batch (synced ones for certain), possibly
+// followed by a torn tail of the batch being written, which loading detects and truncates.
+
+open System
+open System.Buffers
+open System.Threading
+open Aof.Core
+
+[<RequireQualifiedAccess>]
+type SyncPolicy =
+    | Always
+    | EverySec
+    | No
+
+[<Sealed>]
+type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: Log) =
+    let bufferLock = obj ()
+    let buffer = ArrayBufferWriter<byte>(64 * 1024)
+    // The database the file's last SELECT chose; -1 forces a SELECT first in a new file.
+    let mutable selectedDb = -1
+    let mutable lastTimestamp = 0L
+    // Logical positions: bytes ever appended to the buffer, written to the file, known synced.
+    let mutable appended = 0L
+    let mutable written = 0L
+    let mutable synced = 0L
+    let writeLock = obj ()
+    let mutable policy = initialPolicy
+    let mutable writeError: string option = None
+    let mutable delayedFsyncs = 0L
+    let mutable syncRunning = false
+    let mutable postponedSinceMs = 0L
+    let mutable closed = false
+    let syncSignal = new AutoResetEvent(false)
+
+    let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
+
+    /// Writes what is buffered. Holds the buffer lock while writing so appends queue behind it; on
+    /// failure the bytes stay buffered for a retry.
+    let writeBuffered () =
+        Monitor.Enter bufferLock
+
+        try
+            if buffer.WrittenCount > 0 then
+                let before = sink.Length
+
+                try
+                    sink.Write buffer.WrittenSpan
+                    written <- written + int64 buffer.WrittenCount
+                    buffer.ResetWrittenCount()
+
+                    if writeError.IsSome then
+                        log.Warning "AOF write error looks solved, Redis can write again."
+                        writeError <- None
+                with WriteFailed reason ->
+                    if policy = SyncPolicy.Always then
+                        log.Warning(sprintf "Error writing to the AOF file: %s" reason)
+                        log.Warning "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+                        exit 1
+
+                    // Cut off whatever part of the failed write reached the file, so the file never holds a
+                    // torn command in the middle; the retry appends the whole buffer again.
+                    try
+                        sink.Truncate before
+                    with WriteFailed truncateReason ->
+                        log.Warning(sprintf "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: %s" truncateReason)
+
+                    if writeError.IsNone then log.Warning(sprintf "Error writing to the AOF file: %s" reason)
+                    writeError <- Some reason
+        finally
+            Monitor.Exit bufferLock
+
+    let syncNow () =
+        let target = written
+
+        if synced < target then
+            try
+                sink.Sync()
+                synced <- max synced target
+            with WriteFailed reason ->
+                if policy = SyncPolicy.Always then
+                    log.Warning(sprintf "Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting..." reason)
+                    exit 1
+
+                log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
+                writeError <- Some reason
+
+    // The everysec flusher: wakes once a second (or when told) and syncs what has been written.
+    let flusher =
+        let t =
+            Thread(
+                (fun () ->
+                    while not closed do
+                        syncSignal.WaitOne 1000 |> ignore
+
+                        if not closed && policy = SyncPolicy.EverySec && synced < written then
+                            syncRunning <- true
+
+                            try
+                                syncNow ()
+                            finally
+                                syncRunning <- false),
+                IsBackground = true,
+                Name = "aof-fsync"
+            )
+
+        t.Start()
+        t
+
+    /// Serializes one atomic unit of events (a command's or a transaction's) into the buffer. Call under the
+    /// executor's lock; returns the commit point to pass to `Commit`.
+    member _.Append(events: Event list) : int64 =
+        match events with
+        | [] -> appended
+        | _ ->
+            Monitor.Enter bufferLock
+
+            try
+                let before = buffer.WrittenCount
+
+                if timestamps then
+                    let now = nowMs () / 1000L
+
+                    if now > lastTimestamp then
+                        AofFormat.writeTimestamp buffer now
+                        lastTimestamp <- now
+
+                selectedDb <- AofFormat.writeUnit buffer selectedDb events
+                appended <- appended + int64 (buffer.WrittenCount - before)
+                appended
+            finally
+                Monitor.Exit bufferLock
+
+    /// Makes everything up to `upTo` written (and synced under `always`) before the caller replies.
+    member _.Commit(upTo: int64) : unit =
+        if written < upTo || (policy = SyncPolicy.Always && synced < upTo) then
+            Monitor.Enter writeLock
+
+            try
+                if written < upTo then
+                    if policy = SyncPolicy.EverySec && syncRunning then
+                        // A sync is still running: Redis postpones the write rather than block on the disk,
+                        // for up to two seconds.
+                        let now = nowMs ()
+
+                        if postponedSinceMs = 0L then
+                            postponedSinceMs <- now
+                        elif now - postponedSinceMs >= 2000L then
+                            delayedFsyncs <- delayedFsyncs + 1L
+                            log.Notice "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis."
+                            postponedSinceMs <- 0L
+                            writeBuffered ()
+                    else
+                        postponedSinceMs <- 0L
+                        writeBuffered ()
+
+                if policy = SyncPolicy.Always && synced < upTo && writeError.IsNone then syncNow ()
+            finally
+                Monitor.Exit writeLock
+
+    /// The timer's part: retries a failed or postponed write.
+    member this.Cron() : unit =
+        if appended > written then this.Commit appended
+
+    /// Writes and syncs everything: before a clean shutdown, a reload, or switching the log off.
+    member _.Flush() : unit =
+        Monitor.Enter writeLock
+
+        try
+            writeBuffered ()
+
+            if writeError.IsNone then
+                try
+                    sink.Sync()
+                    synced <- written
+                with WriteFailed reason ->
+                    log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
+        finally
+            Monitor.Exit writeLock
+
+    member _.Policy
+        with get () = policy
+        and set (p: SyncPolicy) =
+            policy <- p
+            syncSignal.Set() |> ignore
+
+    /// The reason of the last failed write while it is unresolved (then writes are refused with -MISCONF).
+    member _.WriteError = writeError
+    member _.DelayedFsyncs = delayedFsyncs
+    member _.BufferLength = int64 buffer.WrittenCount
+    member _.SyncRunning = syncRunning
+    /// Bytes in the incr file.
+    member _.FileLength = sink.Length
+    member _.Path = sink.Path
+
+    interface IDisposable with
+        member this.Dispose() =
+            if not closed then
+                this.Flush()
+                closed <- true
+                syncSignal.Set() |> ignore
+                flusher.Join 2000 |> ignore
+                sink.Dispose()
