@@ -31,7 +31,7 @@ type SyncPolicy =
     | No
 
 [<Sealed>]
-type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: Log) =
+type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: Log, exit: int -> unit) =
     let bufferLock = obj ()
     let buffer = ArrayBufferWriter<byte>(64 * 1024)
     // The database the file's last SELECT chose; -1 forces a SELECT first in a new file.

@@ -39,6 +39,8 @@ module private Native =
     [<DllImport("libc")>]
     extern nativeint strerror(int errnum)
 
+/// The engine's effects at its edge that tests replace: how AOF files are opened (fault injection goes
+/// here) and how the process ends on a fatal persistence error (Redis exits; a test records it instead).
 /// Files on disk, with Redis's durability calls.
 module FileSink =
     let private errnoText (errno: int) =
@@ -113,3 +115,13 @@ module FileSink =
 
         File.Move(temp, path, true)
         syncDirectory dir
+
+/// The engine's effects at its edge that tests replace: how AOF files are opened (fault injection goes
+/// here) and how the process ends on a fatal persistence error (Redis exits; a test records it instead).
+type EngineHooks =
+    { OpenSink: string -> IFileSink
+      Exit: int -> unit }
+
+    static member Default =
+        { OpenSink = FileSink.openAppend
+          Exit = fun code -> exit code }

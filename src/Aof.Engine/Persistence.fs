@@ -20,7 +20,7 @@ type AofInfo =
       DelayedFsync: int64 }
 
 [<Sealed>]
-type Persistence(initial: Settings, log: Log, openSink: string -> IFileSink) =
+type Persistence(initial: Settings, log: Log, hooks: EngineHooks) =
     let mutable settings = initial
     let mutable aof: AofLog option = None
     let mutable layout: AofLayout option = None
@@ -33,7 +33,7 @@ type Persistence(initial: Settings, log: Log, openSink: string -> IFileSink) =
         | AppendFsync.No -> SyncPolicy.No
 
     let openLog (path: string) =
-        aof <- Some(new AofLog(openSink path, policyOf settings, settings.AofTimestampEnabled, log))
+        aof <- Some(new AofLog(hooks.OpenSink path, policyOf settings, settings.AofTimestampEnabled, log, hooks.Exit))
 
     let closeLog () =
         match aof with

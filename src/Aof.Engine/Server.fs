@@ -29,9 +29,9 @@ type HostSettings =
 
 /// The engine: owns the dataset and executes every client's commands one batch at a time.
 [<Sealed; AllowNullLiteral>]
-type Server private (initial: Settings, log: Log, configFile: string, openSink: string -> IFileSink) =
+type Server private (initial: Settings, log: Log, configFile: string, hooks: EngineHooks) =
     let gate = obj ()
-    let persistence = Persistence(initial, log, openSink)
+    let persistence = Persistence(initial, log, hooks)
     // The highest AOF commit point appended during the current Execute (under the lock).
     let mutable commitPoint = 0L
     // While EXEC runs, its commands' events are gathered here and logged as one MULTI/EXEC unit.
@@ -557,10 +557,10 @@ type Server private (initial: Settings, log: Log, configFile: string, openSink: 
     /// Parses `redis-server`-style arguments (`[configfile] [--directive value ...]`), logs the start-up
     /// lines and loads data. Error carries the message to print and the process exit code.
     static member Start(args: string[]) : Result<Server, struct (string * int)> =
-        Server.StartWith(args, FileSink.openAppend)
+        Server.StartWith(args, EngineHooks.Default)
 
-    /// Start with another way of opening the AOF's files: the seam fault-injection tests go through.
-    static member StartWith(args: string[], openSink: string -> IFileSink) : Result<Server, struct (string * int)> =
+    /// Start with other hooks: the seam fault-injection tests go through (files, and the fatal exit).
+    static member StartWith(args: string[], hooks: EngineHooks) : Result<Server, struct (string * int)> =
         match Config.parseCommandLine args with
         | Error message -> Error(struct (message, 1))
         | Ok cl when cl.Help -> Error(struct (Config.usage, 0))
@@ -593,7 +593,7 @@ type Server private (initial: Settings, log: Log, configFile: string, openSink: 
                         if settings.AppendOnly && settings.AofUseRdbPreamble then
                             log.Notice "aof-use-rdb-preamble yes: the RDB preamble is not written yet, the base is plain AOF"
 
-                        let server = new Server(settings, log, configFile, openSink)
+                        let server = new Server(settings, log, configFile, hooks)
                         log.Notice "Server initialized"
                         server.StartTimer()
                         Ok server
