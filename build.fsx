@@ -5,7 +5,8 @@
 //   format   dotnet format (when the SDK has it; never fails the build)
 //   pack     dotnet publish src/Aof.Server -c Release -o artifacts/aof-server
 //   bench    our server vs real redis-server under redis-benchmark; prints a text and a markdown table
-//            options: --runs N (env BENCH_RUNS, default 3), --requests N (env BENCH_REQUESTS, default 200000),
+//            options: --suite core,aof,load (default all three), --runs N (env BENCH_RUNS, default 3),
+//                     --requests N (env BENCH_REQUESTS, default 200000),
 //                     --clients N (env BENCH_CLIENTS, default 50)
 //
 // Plain System.Diagnostics.Process so it runs on a bare SDK, offline.
@@ -64,7 +65,7 @@ let pack () =
 
 // ---------------------------------------------------------------- bench
 
-type Options = { Runs: int; Requests: int; Clients: int }
+type Options = { Runs: int; Requests: int; Clients: int; Suites: string list }
 
 let options (args: string list) =
     let fromEnv name fallback =
@@ -77,11 +78,17 @@ let options (args: string list) =
         | "--requests" :: n :: rest
         | "-n" :: n :: rest -> go { o with Requests = int n } rest
         | "--clients" :: n :: rest -> go { o with Clients = int n } rest
+        | "--suite" :: names :: rest -> go { o with Suites = names.Split(',') |> List.ofArray } rest
         | [] -> o
         | other :: _ -> failwithf "unknown bench option %s" other
-    go { Runs = fromEnv "BENCH_RUNS" 3; Requests = fromEnv "BENCH_REQUESTS" 200000; Clients = fromEnv "BENCH_CLIENTS" 50 } args
+    go
+        { Runs = fromEnv "BENCH_RUNS" 3
+          Requests = fromEnv "BENCH_REQUESTS" 200000
+          Clients = fromEnv "BENCH_CLIENTS" 50
+          Suites = [ "core"; "aof"; "load" ] }
+        args
 
-/// True once the server on `port` answers PING (a NOAUTH error counts as an answer too).
+/// True once the server on `port` answers PING (a NOAUTH error counts as an answer too; -LOADING does not).
 let answers (port: int) =
     try
         use client = new TcpClient("127.0.0.1", port)
@@ -89,15 +96,16 @@ let answers (port: int) =
         stream.ReadTimeout <- 1000
         stream.Write("*1\r\n$4\r\nPING\r\n"B)
         let buffer = Array.zeroCreate<byte> 64
-        stream.Read(buffer) > 0
+        let n = stream.Read(buffer)
+        n > 0 && not (Text.Encoding.ASCII.GetString(buffer, 0, n).StartsWith "-LOADING")
     with _ -> false
 
 let waitServing (name: string) (p: Process) port =
-    let deadline = DateTime.UtcNow.AddSeconds 30.0
+    let deadline = DateTime.UtcNow.AddSeconds 120.0
     while not (answers port) do
         if p.HasExited then failwithf "%s exited with %d before serving on %d" name p.ExitCode port
-        if DateTime.UtcNow > deadline then failwithf "%s not serving on %d after 30 s" name port
-        Threading.Thread.Sleep 100
+        if DateTime.UtcNow > deadline then failwithf "%s not serving on %d after 120 s" name port
+        Threading.Thread.Sleep 20
 
 let startServer exe args =
     let info = startInfo exe args
@@ -111,6 +119,11 @@ let startServer exe args =
     p.BeginErrorReadLine()
     p
 
+let stopServer (p: Process) =
+    if not p.HasExited then
+        p.Kill true
+        p.WaitForExit 10000 |> ignore
+
 /// redis-benchmark --csv rows: "test","rps",... → (test, rps).
 let parseCsv (csv: string) =
     csv.Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -123,24 +136,21 @@ let median (xs: float list) =
     let n = s.Length
     if n % 2 = 1 then s[n / 2] else (s[n / 2 - 1] + s[n / 2]) / 2.0
 
-let bench (args: string list) =
-    let o = options args
-    for tool in [ "redis-server"; "redis-benchmark" ] do
-        if not (onPath tool) then failwithf "%s is not installed (apt-get install redis-server redis-tools)" tool
-    check (run "dotnet" [ "build"; "src/Aof.Server"; "-c"; "Release" ]) "build"
-    let oursPort, redisPort = 6390, 6391
-    for port in [ oursPort; redisPort ] do
-        if answers port then failwithf "port %d is already in use; stop whatever listens there" port
-    let work = Path.Combine(Path.GetTempPath(), "aof-bench-" + string Environment.ProcessId)
+let dll = Path.Combine(root, "src", "Aof.Server", "bin", "Release", "net10.0", "Aof.Server.dll")
+let oursPort, redisPort = 6390, 6391
+
+/// Runs redis-benchmark against fresh instances of both servers, alternating runs, and prints the medians
+/// and ratios as text and as a markdown table.
+let compare (o: Options) (title: string) (tests: string) (oursArgs: string list) (redisArgs: string list) =
+    let work = Path.Combine(Path.GetTempPath(), sprintf "aof-bench-%d-%s" Environment.ProcessId (title.Replace(' ', '-')))
     let oursDir, redisDir = Path.Combine(work, "ours"), Path.Combine(work, "redis")
     Directory.CreateDirectory oursDir |> ignore
     Directory.CreateDirectory redisDir |> ignore
-    let dll = Path.Combine(root, "src", "Aof.Server", "bin", "Release", "net10.0", "Aof.Server.dll")
     let servers = Collections.Generic.List<Process>()
     try
-        let ours = startServer "dotnet" [ dll; "--port"; string oursPort; "--appendonly"; "no"; "--dir"; oursDir ]
+        let ours = startServer "dotnet" ([ dll; "--port"; string oursPort; "--dir"; oursDir ] @ oursArgs)
         servers.Add ours
-        let redis = startServer "redis-server" [ "--port"; string redisPort; "--save"; ""; "--appendonly"; "no"; "--dir"; redisDir ]
+        let redis = startServer "redis-server" ([ "--port"; string redisPort; "--save"; ""; "--dir"; redisDir ] @ redisArgs)
         servers.Add redis
         waitServing "our server" ours oursPort
         waitServing "redis-server" redis redisPort
@@ -153,10 +163,10 @@ let bench (args: string list) =
             for r in 1 .. o.Runs do
                 // One after the other, alternating, so neither always gets the warmer machine.
                 for name, port in [ "ours", oursPort; "redis", redisPort ] do
-                    printfn "run %d/%d  -P %d  %s" r o.Runs pipeline name
+                    printfn "%s: run %d/%d  -P %d  %s" title r o.Runs pipeline name
                     let code, csv =
                         capture "redis-benchmark"
-                            [ "-p"; string port; "-t"; "set,get,incr,mset"; "-n"; string o.Requests
+                            [ "-p"; string port; "-t"; tests; "-n"; string o.Requests
                               "-c"; string o.Clients; "-P"; string pipeline; "--csv" ]
                     check code "redis-benchmark"
                     for test, rps in parseCsv csv do
@@ -170,21 +180,88 @@ let bench (args: string list) =
                       let ours, redis = get "ours", get "redis"
                       test, pipeline, ours, redis, ours / redis ]
         printfn ""
-        printfn "redis-benchmark -n %d -c %d, median of %d runs (requests per second)" o.Requests o.Clients o.Runs
-        printfn "%-16s %8s %14s %14s %7s" "test" "pipeline" "ours rps" "redis rps" "ratio"
-        for test, p, ours, redis, ratio in rows do
-            printfn "%-16s %8d %14.0f %14.0f %7.2f" test p ours redis ratio
+        printfn "## %s" title
+        printfn ""
+        printfn "`redis-benchmark -t %s -n %d -c %d -P 1|16`, median of %d runs (requests per second)" tests o.Requests o.Clients o.Runs
+        printfn "ours: `%s`; Redis: `redis-server %s`" (String.Join(" ", oursArgs)) (String.Join(" ", redisArgs))
         printfn ""
         printfn "| test | pipeline | ours rps | redis rps | ratio |"
         printfn "| --- | ---: | ---: | ---: | ---: |"
         for test, p, ours, redis, ratio in rows do
             printfn "| %s | %d | %.0f | %.0f | %.2f |" test p ours redis ratio
+        printfn ""
     finally
-        for p in servers do
-            if not p.HasExited then
-                p.Kill true
-                p.WaitForExit 5000 |> ignore
+        for p in servers do stopServer p
         try Directory.Delete(work, true) with _ -> ()
+
+/// Loading a 1M-key AOF written by real Redis (redis-benchmark -t set -r 1000000 -n 2000000, then
+/// BGREWRITEAOF with the preamble off), timed in both servers from process start to a PING that is not
+/// answered -LOADING.
+let loadTime (o: Options) =
+    let work = Path.Combine(Path.GetTempPath(), sprintf "aof-bench-%d-load" Environment.ProcessId)
+    let source = Path.Combine(work, "source")
+    Directory.CreateDirectory source |> ignore
+    try
+        let writer = startServer "redis-server" [ "--port"; string redisPort; "--save"; ""; "--dir"; source; "--appendonly"; "yes"; "--aof-use-rdb-preamble"; "no" ]
+        try
+            waitServing "redis-server" writer redisPort
+            printfn "load: filling 1M keys in real Redis"
+            check (fst (capture "redis-benchmark" [ "-p"; string redisPort; "-t"; "set"; "-r"; "1000000"; "-n"; "2000000"; "-P"; "16"; "-q" ])) "redis-benchmark"
+            check (fst (capture "redis-cli" [ "-p"; string redisPort; "bgrewriteaof" ])) "bgrewriteaof"
+            let deadline = DateTime.UtcNow.AddMinutes 5.0
+            let rewriting () = (snd (capture "redis-cli" [ "-p"; string redisPort; "info"; "persistence" ])).Contains "aof_rewrite_in_progress:1"
+            Threading.Thread.Sleep 200
+            while rewriting () && DateTime.UtcNow < deadline do Threading.Thread.Sleep 100
+            let keys = (snd (capture "redis-cli" [ "-p"; string redisPort; "dbsize" ])).Trim()
+            printfn "load: %s keys; base written" keys
+        finally
+            capture "redis-cli" [ "-p"; string redisPort; "shutdown"; "nosave" ] |> ignore
+            writer.WaitForExit 30000 |> ignore
+        let timeOne (name: string) exe (args: string list) port =
+            let dir = Path.Combine(work, name)
+            if Directory.Exists dir then Directory.Delete(dir, true)
+            Directory.CreateDirectory dir |> ignore
+            let src = Path.Combine(source, "appendonlydir")
+            let dst = Path.Combine(dir, "appendonlydir")
+            Directory.CreateDirectory dst |> ignore
+            for f in Directory.GetFiles src do File.Copy(f, Path.Combine(dst, Path.GetFileName f))
+            let sw = Stopwatch.StartNew()
+            let p = startServer exe (args @ [ "--dir"; dir ])
+            try
+                waitServing name p port
+                sw.Elapsed.TotalSeconds
+            finally
+                stopServer p
+        let ours = [ for _ in 1 .. o.Runs -> timeOne "ours" "dotnet" [ dll; "--port"; string oursPort; "--appendonly"; "yes" ] oursPort ]
+        let redis = [ for _ in 1 .. o.Runs -> timeOne "redis" "redis-server" [ "--port"; string redisPort; "--save"; ""; "--appendonly"; "yes"; "--aof-use-rdb-preamble"; "no" ] redisPort ]
+        printfn ""
+        printfn "## Loading a 1M-key AOF written by Redis"
+        printfn ""
+        printfn "Seconds from process start until PING is answered without -LOADING, median of %d runs." o.Runs
+        printfn ""
+        printfn "| ours s | redis s | ratio (ours/redis, lower is better) |"
+        printfn "| ---: | ---: | ---: |"
+        printfn "| %.2f | %.2f | %.2f |" (median ours) (median redis) (median ours / median redis)
+        printfn ""
+    finally
+        try Directory.Delete(work, true) with _ -> ()
+
+let bench (args: string list) =
+    let o = options args
+    for tool in [ "redis-server"; "redis-benchmark"; "redis-cli" ] do
+        if not (onPath tool) then failwithf "%s is not installed (apt-get install redis-server redis-tools)" tool
+    check (run "dotnet" [ "build"; "src/Aof.Server"; "-c"; "Release" ]) "build"
+    for port in [ oursPort; redisPort ] do
+        if answers port then failwithf "port %d is already in use; stop whatever listens there" port
+    if List.contains "core" o.Suites then
+        compare o "Persistence off" "set,get,incr,mset" [ "--appendonly"; "no" ] [ "--appendonly"; "no" ]
+    if List.contains "aof" o.Suites then
+        for policy in [ "everysec"; "always" ] do
+            // LPUSH arrives with the collections issue; until then only the string tests are compared.
+            compare o (sprintf "AOF appendfsync %s" policy) "set,incr"
+                [ "--appendonly"; "yes"; "--appendfsync"; policy ]
+                [ "--appendonly"; "yes"; "--appendfsync"; policy; "--aof-use-rdb-preamble"; "no" ]
+    if List.contains "load" o.Suites then loadTime o
 
 // ---------------------------------------------------------------- main
 

@@ -69,6 +69,9 @@ module Event =
 
         if args.Length = 0 then
             bad ()
+        // Plain SET is nearly every command of a base file: recognised without lower-casing the name.
+        elif args.Length = 3 && Bytes.eqLower "set" args[0] then
+            ev (Op.Set(args[1], args[2], TtlChange.Clear))
         else
             let a = args
 

@@ -57,9 +57,21 @@ module AofLoad =
         let mutable commands = 0L
         let ctx = { Now = now; NowMicros = now * 1000L; Random = 0UL; MaxBulkLen = Int64.MaxValue }
 
+        // Facts are folded in bulk (Evolve.replayBulk); `flush` brings `ks` up to date before anything reads it.
+        let pending = Collections.Generic.List<Event>()
+
+        let flush () =
+            if pending.Count > 0 then
+                ks <- Evolve.replayBulk ks pending
+                pending.Clear()
+
         let apply (evs: Event list) =
             if inTx then tx <- tx @ evs
-            else ks <- List.fold Evolve.apply ks evs
+            else
+                pending.AddRange evs
+                // One fold per file where possible: each flush freezes the transients, and the next batch would
+                // copy every node it touches again. The bound only caps memory on enormous files.
+                if pending.Count >= 8_000_000 then flush ()
 
         while ending.IsNone && fatal.IsNone do
             let mutable consumed = 0
@@ -77,25 +89,30 @@ module AofLoad =
                 commands <- commands + 1L
                 let endOffset = bufOffset + int64 start
 
-                match Bytes.toLower args[0] with
-                | "select" when args.Length = 2 ->
+                let name = args[0]
+
+                if args.Length = 2 && Bytes.eqLower "select" name then
                     match Num.tryParseInt64 args[1] with
                     | ValueSome n when n >= 0L && n < int64 ks.Dbs.Length -> db <- int n
                     | _ -> fatal <- Some(sprintf "Bad file format reading the append only file %s: invalid SELECT at offset %d" (Path.GetFileName path) at)
-                | "multi" ->
+                elif Bytes.eqLower "multi" name then
                     inTx <- true
                     txStart <- at
                     tx <- []
-                | "exec" when inTx ->
+                elif inTx && Bytes.eqLower "exec" name then
                     inTx <- false
-                    ks <- List.fold Evolve.apply ks tx
+                    pending.AddRange tx
                     tx <- []
-                | _ ->
+                else
                     match Event.ofArgs db args with
                     | Ok e -> apply [ e ]
                     | Error _ ->
                         match Command.parse args with
-                        | Ok(Request.Data cmd) -> apply (Decide.decide ctx ks db cmd).Events
+                        | Ok(Request.Data cmd) ->
+                            // A command that is not already a fact (an old Redis's relative forms): decide it
+                            // against the state so far.
+                            flush ()
+                            apply (Decide.decide ctx ks db cmd).Events
                         | _ ->
                             fatal <-
                                 Some(
@@ -129,6 +146,8 @@ module AofLoad =
 
                     let n = stream.Read(buf, filled, buf.Length - filled)
                     if n = 0 then eof <- true else filled <- filled + n
+
+        flush ()
 
         match fatal with
         | Some message -> Error message

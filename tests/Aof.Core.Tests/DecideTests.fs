@@ -245,3 +245,13 @@ let ``errors read as Redis 7 writes them`` () =
     let ks, _ = stepAll 1000L [ [ "SET"; "k"; "abc" ] ]
     Assert.Equal(Reply.notInteger, (decide1 ks 1000L [ "INCR"; "k" ]).Reply)
     Assert.Equal(Reply.Error "ERR no such key", (decide1 ks 1000L [ "RENAME"; "x"; "y" ]).Reply)
+
+[<Fact>]
+let ``bulk replay through transients equals replay`` () =
+    check "bulk" (fun steps ->
+        let real = runReal steps
+        // Replaying twice over exercises transients on top of a non-empty state as well.
+        let once = Evolve.replayBulk (Keyspace.create databases) real.Events
+        let twice = Evolve.replayBulk once real.Events
+        Keyspace.toMap once = Keyspace.toMap real.Final
+        && Keyspace.toMap twice = Keyspace.toMap (Evolve.replay real.Final real.Events))
