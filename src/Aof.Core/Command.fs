@@ -106,6 +106,7 @@ type Control =
     | Auth of user: string voption * password: string
     | Reset
     | Debug of Debug
+    | BgRewriteAof
 
 /// DEBUG's subcommands that this server has (with `enable-debug-command`).
 and [<RequireQualifiedAccess>] Debug =
@@ -536,6 +537,7 @@ module Command =
           "shutdown", -1, shutdown
           "hello", -1, parseHello
           "debug", -2, parseDebug
+          "bgrewriteaof", 1, (fun _ -> ctl Control.BgRewriteAof)
           "auth", -2,
           (fun a ->
               match a.Length with

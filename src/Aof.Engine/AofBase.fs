@@ -20,26 +20,39 @@ module AofBase =
             for f in Directory.GetFiles(dir, tempPrefix + "*") do
                 File.Delete f
 
-    /// Writes `events` as an AOF file at `path`, durably, in chunks.
-    let writeFile (path: string) (events: Event seq) : unit =
+    /// Writes `events` as an AOF file at `path`, durably, in chunks: a temporary, fsync, rename, fsync of the
+    /// directory. `step` is told "base-half-written" after the first chunk and "base-written" after the
+    /// rename (a test hook for crashes at those points).
+    let writeFileWith (path: string) (events: Event seq) (step: string -> unit) : unit =
         let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
-        use sink = FileSink.openAppend temp
-        sink.Truncate 0L
-        let buffer = ArrayBufferWriter<byte>(1 <<< 20)
-        let mutable db = -1
+        let sink = FileSink.openAppend temp
 
-        for e in events do
-            db <- AofFormat.writeUnit buffer db [ e ]
+        try
+            sink.Truncate 0L
+            let buffer = ArrayBufferWriter<byte>(1 <<< 20)
+            let mutable db = -1
+            let mutable chunks = 0
 
-            if buffer.WrittenCount >= (1 <<< 20) then
-                sink.Write buffer.WrittenSpan
-                buffer.ResetWrittenCount()
+            for e in events do
+                db <- AofFormat.writeUnit buffer db [ e ]
 
-        sink.Write buffer.WrittenSpan
-        sink.Sync()
-        sink.Dispose()
+                if buffer.WrittenCount >= (1 <<< 20) then
+                    sink.Write buffer.WrittenSpan
+                    buffer.ResetWrittenCount()
+                    chunks <- chunks + 1
+                    if chunks = 1 then step "base-half-written"
+
+            sink.Write buffer.WrittenSpan
+            if chunks = 0 then step "base-half-written"
+            sink.Sync()
+        finally
+            sink.Dispose()
+
         File.Move(temp, path, true)
         FileSink.syncDirectory (Path.GetDirectoryName path)
+        step "base-written"
+
+    let writeFile (path: string) (events: Event seq) : unit = writeFileWith path events ignore
 
     /// Makes `events` the new base with a fresh incr after it; returns the new layout and the incr's path.
     let switchTo (log: Log) (layout: AofLayout) (events: Event seq) : AofLayout * string =

@@ -48,6 +48,8 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     let mutable syncRunning = false
     let mutable postponedSinceMs = 0L
     let mutable closed = false
+    // `no-appendfsync-on-rewrite yes` while a rewrite runs: writes go on, syncs wait.
+    let mutable skipSync = false
     let syncSignal = new AutoResetEvent(false)
 
     let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
@@ -110,7 +112,7 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                     while not closed do
                         syncSignal.WaitOne 1000 |> ignore
 
-                        if not closed && policy = SyncPolicy.EverySec && synced < written then
+                        if not closed && policy = SyncPolicy.EverySec && not skipSync && synced < written then
                             syncRunning <- true
 
                             try
@@ -171,7 +173,7 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                         postponedSinceMs <- 0L
                         writeBuffered ()
 
-                if policy = SyncPolicy.Always && synced < upTo && writeError.IsNone then syncNow ()
+                if policy = SyncPolicy.Always && synced < upTo && writeError.IsNone && not skipSync then syncNow ()
             finally
                 Monitor.Exit writeLock
 
@@ -194,6 +196,10 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                     log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
         finally
             Monitor.Exit writeLock
+
+    member _.SkipSync
+        with get () = skipSync
+        and set (v: bool) = skipSync <- v
 
     member _.Policy
         with get () = policy

@@ -120,8 +120,12 @@ module FileSink =
 /// here) and how the process ends on a fatal persistence error (Redis exits; a test records it instead).
 type EngineHooks =
     { OpenSink: string -> IFileSink
-      Exit: int -> unit }
+      Exit: int -> unit
+      /// Told each step of a background rewrite ("base-half-written", "base-written", "manifest-switched"):
+      /// a test raises here to leave the files as a crash at that step would.
+      RewriteStep: string -> unit }
 
     static member Default =
         { OpenSink = FileSink.openAppend
-          Exit = fun code -> exit code }
+          Exit = fun code -> exit code
+          RewriteStep = ignore }

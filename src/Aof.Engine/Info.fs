@@ -92,12 +92,12 @@ module Info =
               "rdb_last_save_time", string (i.StartedMs / 1000L)
               "rdb_last_bgsave_status", "ok"
               "aof_enabled", flag a.Enabled
-              "aof_rewrite_in_progress", "0"
-              "aof_rewrite_scheduled", "0"
-              "aof_last_rewrite_time_sec", "-1"
-              "aof_current_rewrite_time_sec", "-1"
-              "aof_last_bgrewrite_status", "ok"
-              "aof_rewrites", "0"
+              "aof_rewrite_in_progress", flag a.RewriteInProgress
+              "aof_rewrite_scheduled", flag a.RewriteScheduled
+              "aof_last_rewrite_time_sec", string a.LastRewriteTimeSec
+              "aof_current_rewrite_time_sec", string a.CurrentRewriteTimeSec
+              "aof_last_bgrewrite_status", (if a.LastRewriteOk then "ok" else "err")
+              "aof_rewrites", string a.Rewrites
               "aof_last_write_status", (if a.LastWriteOk then "ok" else "err")
               "aof_last_cow_size", "0" ]
             @ (if a.Enabled then

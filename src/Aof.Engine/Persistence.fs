@@ -17,14 +17,29 @@ type AofInfo =
       BaseSize: int64
       BufferLength: int64
       PendingFsync: bool
-      DelayedFsync: int64 }
+      DelayedFsync: int64
+      RewriteInProgress: bool
+      RewriteScheduled: bool
+      LastRewriteTimeSec: int64
+      CurrentRewriteTimeSec: int64
+      LastRewriteOk: bool
+      Rewrites: int64 }
 
 [<Sealed>]
-type Persistence(initial: Settings, log: Log, hooks: EngineHooks) =
+type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (unit -> unit) -> unit) =
     let mutable settings = initial
     let mutable aof: AofLog option = None
     let mutable layout: AofLayout option = None
     let mutable loading = initial.AppendOnly
+    // Rewrite state, as INFO names it.
+    let mutable rewriting = false
+    let mutable rewriteStartMs = 0L
+    let mutable lastRewriteSec = -1L
+    let mutable lastRewriteOk = true
+    let mutable rewrites = 0L
+    let mutable retryAtMs = 0L
+    // The AOF's size after loading or the last rewrite: automatic rewrites measure growth against it.
+    let mutable rewriteBaseSize = 0L
 
     let policyOf (s: Settings) =
         match s.AppendFsync with
@@ -45,6 +60,15 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks) =
     let fileSize (l: AofLayout) (f: AofFileInfo) =
         let p = AofLayout.filePath l f.Name
         if File.Exists p then (FileInfo p).Length else 0L
+
+    let sizes () =
+        match layout with
+        | Some l when aof.IsSome ->
+            let baseSize = l.Manifest.Base |> Option.map (fileSize l) |> Option.defaultValue 0L
+            baseSize, baseSize + (l.Manifest.Incrs |> List.sumBy (fileSize l))
+        | _ -> 0L, 0L
+
+    let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
 
     let layoutOnDisk () : Result<AofLayout, string> =
         let dir = Path.Combine(settings.Dir, settings.AppendDirname)
@@ -78,9 +102,10 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks) =
         match AofLoad.load settings log with
         | Error e -> Error e
         | Ok loaded ->
-            layout <- Some loaded.Layout
+            layout <- Some(AofRewrite.deleteHistory log loaded.Layout)
             openLog loaded.IncrPath
             loading <- false
+            rewriteBaseSize <- snd (sizes ())
             Ok loaded.Keyspace
 
     /// DEBUG LOADAOF: flush, then replay the files on disk into an empty dataset. Works with the log off too.
@@ -124,17 +149,90 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks) =
             | Some l when before.AppendFsync <> next.AppendFsync -> l.Policy <- policyOf next
             | _ -> ()
 
-    /// The timer's part: retry a failed or postponed write.
-    member _.Cron() : unit = aof |> Option.iter (fun l -> l.Cron())
+    member _.RewriteInProgress = rewriting
+
+    /// BGREWRITEAOF: steps 1 and 2 here, under the executor's lock; 3 to 5 on a background thread, whose
+    /// completion runs under the lock again. `snapshot` is the keyspace as it is now.
+    member this.StartRewrite(snapshot: Keyspace) : Result<unit, string> =
+        if rewriting then
+            Error "ERR Background append only file rewriting already in progress"
+        else
+            match aof, layout with
+            | Some current, Some lay ->
+                current.Flush()
+                let opened, incr = AofRewrite.openNextIncr log lay
+                (current :> IDisposable).Dispose()
+                layout <- Some opened
+                openLog (AofLayout.filePath opened incr.Name)
+                aof |> Option.iter (fun l -> l.SkipSync <- settings.NoAppendfsyncOnRewrite)
+                rewriting <- true
+                rewriteStartMs <- nowMs ()
+                let now = rewriteStartMs
+                log.Notice(sprintf "Background append only file rewriting started by pid %d" Environment.ProcessId)
+
+                let work () =
+                    let written =
+                        try
+                            Ok(AofRewrite.writeBase opened (Rewrite.project now snapshot) hooks.RewriteStep)
+                        with e ->
+                            Error e.Message
+
+                    runLocked (fun () ->
+                        try
+                            match written, layout with
+                            | Ok newBase, Some lay ->
+                                log.Notice "Background AOF rewrite terminated with success"
+                                layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
+                                lastRewriteOk <- true
+                                rewrites <- rewrites + 1L
+                                rewriteBaseSize <- snd (sizes ())
+                                log.Notice "Background AOF rewrite finished successfully"
+                            | Error e, _ ->
+                                AofBase.cleanTemporaries opened.Dir
+                                log.Warning(sprintf "Background AOF rewrite terminated with error: %s" e)
+                                lastRewriteOk <- false
+                                // Retried later, as Redis retries a failed rewrite.
+                                retryAtMs <- nowMs () + 5000L
+                            | Ok _, None -> ()
+                        finally
+                            lastRewriteSec <- (nowMs () - rewriteStartMs) / 1000L
+                            rewriting <- false
+                            aof |> Option.iter (fun l -> l.SkipSync <- false))
+
+                Threading.Thread(work, IsBackground = true, Name = "aof-rewrite").Start()
+                Ok()
+            | _ ->
+                // With the log off, Redis still writes a fresh base: the same projection, synchronously here.
+                match layoutOnDisk () with
+                | Error e -> Error("ERR " + e)
+                | Ok l ->
+                    let switched, _ = AofBase.switchTo log l (Rewrite.project (nowMs ()) snapshot)
+                    layout <- Some switched
+                    rewrites <- rewrites + 1L
+                    Ok()
+
+    /// The timer's part: retry a failed or postponed write; start an automatic or retried rewrite
+    /// (`auto-aof-rewrite-percentage` growth over the size after the last rewrite, past the minimum size).
+    member this.Cron(snapshot: unit -> Keyspace) : unit =
+        aof |> Option.iter (fun l -> l.Cron())
+
+        if aof.IsSome && not rewriting && not loading then
+            let current = snd (sizes ())
+            let now = nowMs ()
+
+            if retryAtMs > 0L && now >= retryAtMs then
+                retryAtMs <- 0L
+                this.StartRewrite(snapshot ()) |> ignore
+            elif settings.AutoAofRewritePercentage > 0 && current >= settings.AutoAofRewriteMinSize then
+                let baseSize = max 1L rewriteBaseSize
+                let growth = (current * 100L / baseSize) - 100L
+
+                if growth >= int64 settings.AutoAofRewritePercentage then
+                    log.Notice(sprintf "Starting automatic rewriting of AOF on %d%% growth" growth)
+                    this.StartRewrite(snapshot ()) |> ignore
 
     member _.Info: AofInfo =
-        let sizes =
-            match layout with
-            | Some l when aof.IsSome ->
-                let baseSize = l.Manifest.Base |> Option.map (fileSize l) |> Option.defaultValue 0L
-                let incrs = l.Manifest.Incrs |> List.sumBy (fileSize l)
-                baseSize, baseSize + incrs
-            | _ -> 0L, 0L
+        let sizes = sizes ()
 
         { Enabled = aof.IsSome
           Loading = loading
@@ -143,7 +241,13 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks) =
           BaseSize = fst sizes
           BufferLength = (match aof with Some l -> l.BufferLength | None -> 0L)
           PendingFsync = (match aof with Some l -> l.SyncRunning | None -> false)
-          DelayedFsync = (match aof with Some l -> l.DelayedFsyncs | None -> 0L) }
+          DelayedFsync = (match aof with Some l -> l.DelayedFsyncs | None -> 0L)
+          RewriteInProgress = rewriting
+          RewriteScheduled = retryAtMs > 0L
+          LastRewriteTimeSec = lastRewriteSec
+          CurrentRewriteTimeSec = (if rewriting then (nowMs () - rewriteStartMs) / 1000L else -1L)
+          LastRewriteOk = lastRewriteOk
+          Rewrites = rewrites }
 
     /// Flushes and closes the log (clean shutdown).
     member _.Close() : unit = closeLog ()

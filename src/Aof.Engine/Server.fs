@@ -31,7 +31,7 @@ type HostSettings =
 [<Sealed; AllowNullLiteral>]
 type Server private (initial: Settings, log: Log, configFile: string, hooks: EngineHooks) =
     let gate = obj ()
-    let persistence = Persistence(initial, log, hooks)
+    let persistence = Persistence(initial, log, hooks, (fun f -> lock gate f))
     // The highest AOF commit point appended during the current Execute (under the lock).
     let mutable commitPoint = 0L
     // While EXEC runs, its commands' events are gathered here and logged as one MULTI/EXEC unit.
@@ -448,6 +448,10 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             Reply.ok
         | Control.Hello(version, auth, name) -> hello session version auth name
         | Control.Debug d -> debug session d
+        | Control.BgRewriteAof ->
+            match persistence.StartRewrite keyspace with
+            | Ok() -> Reply.Simple "Background append only file rewriting started"
+            | Error e -> Reply.Error e
         | Control.Auth(user, password) ->
             match settings.RequirePass with
             | None when user.IsNone ->
@@ -526,7 +530,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                         applyEvents evs
                         stats.ExpiredKeys <- stats.ExpiredKeys + int64 evs.Length
 
-                persistence.Cron()
+                persistence.Cron(fun () -> keyspace)
 
                 if settings.Timeout > 0 then
                     for s in sessions.Values do
