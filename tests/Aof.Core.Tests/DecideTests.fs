@@ -73,19 +73,19 @@ let private genArgs: Gen<string list> =
 let private genStep =
     Gen.map2 (fun adv args -> { Advance = int64 adv; Args = args }) (Gen.frequency [ 3, Gen.constant 0; 2, Gen.choose (1, 1500) ]) genArgs
 
-let private genSession = Gen.listOf genStep
+let genSession = Gen.listOf genStep
 
 let private toArgs (l: string list) = l |> List.map Bytes.ofString |> List.toArray
-let private start = 1_000_000L
+let start = 1_000_000L
 
-type private Run =
+type Run =
     { Replies: Reply list
       Final: Keyspace
       Events: Event list
       Now: int64 }
 
 /// The real thing: parse, decide, apply the decision's events.
-let private runReal (steps: Step list) : Run =
+let runReal (steps: Step list) : Run =
     let mutable ks = Keyspace.create databases
     let mutable db = 0
     let mutable now = start
