@@ -1,0 +1,271 @@
+module Aof.Engine.Tests.RewriteEngineTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Threading
+open Xunit
+open Xunit.Abstractions
+open Aof.Core
+open Aof.Engine
+
+let private tempDir () =
+    let d = Path.Combine(Path.GetTempPath(), "aof-rw-" + Guid.NewGuid().ToString("N"))
+    Directory.CreateDirectory d |> ignore
+    d
+
+let private start (dir: string) (hooks: EngineHooks) (extra: string list) =
+    let args =
+        [ "--dir"; dir; "--appendonly"; "yes"; "--appendfsync"; "always"; "--logfile"; Path.Combine(dir, "log.txt")
+          "--enable-debug-command"; "yes"; "--auto-aof-rewrite-percentage"; "0" ]
+        @ extra
+
+    match Server.StartWith(List.toArray args, hooks) with
+    | Ok s ->
+        match s.LoadNow() with
+        | Ok() -> s
+        | Error e -> failwith e
+    | Error(struct (msg, _)) -> failwith msg
+
+let private session (s: Server) =
+    match s.Connect("127.0.0.1:1", "127.0.0.1:6379") with
+    | ValueSome c -> c
+    | ValueNone -> failwith "refused"
+
+let private call (s: Server) (c: Session) (args: string list) = s.Call(c, args |> List.map Bytes.ofString |> List.toArray)
+
+let private info (s: Server) (c: Session) =
+    match call s c [ "INFO"; "persistence" ] with
+    | Reply.Bulk b -> Bytes.toString b
+    | other -> failwithf "%A" other
+
+/// Polls a condition with a bound instead of sleeping for luck.
+let private eventually (what: string) (cond: unit -> bool) =
+    let sw = Stopwatch.StartNew()
+
+    while not (cond ()) do
+        if sw.ElapsedMilliseconds > 20_000L then failwithf "timed out waiting for %s" what
+        Thread.Sleep 10
+
+let private rewriteDone (s: Server) (c: Session) = (info s c).Contains "aof_rewrite_in_progress:0"
+
+let private manifestOf (dir: string) =
+    File.ReadAllText(Path.Combine(dir, "appendonlydir", "appendonly.aof.manifest"))
+
+[<Fact>]
+let ``writers running through repeated rewrites lose and duplicate nothing`` () =
+    let dir = tempDir ()
+    let s = start dir EngineHooks.Default []
+    let stop = ref false
+    let expected = Collections.Concurrent.ConcurrentDictionary<string, string>()
+
+    let writer (w: int) () =
+        let c = session s
+        let mutable i = 0
+
+        while not stop.Value do
+            let key = sprintf "w%d:%d" w (i % 50)
+            let value = sprintf "%d" i
+
+            match call s c [ "SET"; key; value ] with
+            | r when r = Reply.ok -> expected[key] <- value
+            | other -> failwithf "SET failed: %A" other
+
+            match call s c [ "INCR"; sprintf "w%d:counter" w ] with
+            | Reply.Integer n -> expected[sprintf "w%d:counter" w] <- string n
+            | other -> failwithf "INCR failed: %A" other
+
+            i <- i + 1
+
+    let threads = [ for w in 1..3 -> Thread(writer w, IsBackground = true) ]
+    threads |> List.iter (fun t -> t.Start())
+    let c = session s
+
+    for _ in 1..5 do
+        eventually "writes between rewrites" (fun () -> expected.Count > 10)
+        Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+        eventually "the rewrite to finish" (fun () -> rewriteDone s c)
+
+    stop.Value <- true
+    threads |> List.iter (fun t -> t.Join())
+    Assert.Contains("aof_rewrites:5", info s c)
+    Assert.Contains("aof_last_bgrewrite_status:ok", info s c)
+    s.Stop()
+
+    let again = start dir EngineHooks.Default []
+    let db0 = Keyspace.toMap again.Keyspace |> Map.find 0
+    Assert.Equal(expected.Count, db0.Count)
+
+    for kv in expected do
+        Assert.Equal(Value.Str(Bytes.ofString kv.Value), fst db0[kv.Key])
+
+    again.Stop()
+
+[<Fact>]
+let ``BGREWRITEAOF while a rewrite runs says already in progress`` () =
+    let dir = tempDir ()
+    let release = new ManualResetEventSlim(false)
+    let hooks = { EngineHooks.Default with RewriteStep = fun step -> if step = "base-half-written" then release.Wait() }
+    let s = start dir hooks []
+    let c = session s
+    call s c [ "SET"; "k"; "v" ] |> ignore
+    Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+    Assert.Contains("aof_rewrite_in_progress:1", info s c)
+    Assert.Equal(Reply.Error "ERR Background append only file rewriting already in progress", call s c [ "BGREWRITEAOF" ])
+    release.Set()
+    eventually "the rewrite to finish" (fun () -> rewriteDone s c)
+    s.Stop()
+
+/// Freezes a rewrite at `step` (as a crash there would leave the files), restarts on the same directory and
+/// checks the dataset is complete and the stray files are dealt with.
+let private crashAt (step: string) =
+    let dir = tempDir ()
+    let frozen = new ManualResetEventSlim(false)
+    let release = new ManualResetEventSlim(false)
+
+    let hooks =
+        { EngineHooks.Default with
+            RewriteStep =
+                fun at ->
+                    if at = step then
+                        frozen.Set()
+                        release.Wait() }
+
+    let s = start dir hooks []
+    let c = session s
+
+    for i in 1..2000 do
+        call s c [ "SET"; sprintf "k%d" i; String('x', 600) ] |> ignore
+
+    call s c [ "SET"; "ttl"; "v"; "EX"; "1000" ] |> ignore
+    let before = Digest.dataset s.Keyspace
+    Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+    // Writes after the snapshot go to the new incr, already named in the manifest.
+    call s c [ "SET"; "after"; "1" ] |> ignore
+    let expected = Digest.dataset s.Keyspace
+    Assert.NotEqual<string>(before, expected)
+
+    // The old server stays frozen at `step`, like a dead process; the files are as that crash leaves them.
+    frozen.Wait()
+
+    let expectedMap = Keyspace.toMap s.Keyspace
+    let restarted = start dir EngineHooks.Default []
+    let digest = Digest.dataset restarted.Keyspace
+    let got = Keyspace.toMap restarted.Keyspace
+
+    for db in expectedMap do
+        for kv in db.Value do
+            match got |> Map.tryFind db.Key |> Option.bind (Map.tryFind kv.Key) with
+            | Some v when v = kv.Value -> ()
+            | other -> failwithf "db%d %s: expected %A, got %A" db.Key kv.Key kv.Value other
+    let leftovers = Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*")
+    let manifest = manifestOf dir
+    restarted.Stop()
+    release.Set()
+    Assert.Equal(expected, digest)
+    Assert.Empty(leftovers)
+    Assert.DoesNotContain("type h", manifest)
+
+[<Fact>]
+let ``a crash with the new base half written leaves a complete dataset`` () = crashAt "base-half-written"
+
+[<Fact>]
+let ``a crash with the base written but the manifest not switched leaves a complete dataset`` () = crashAt "base-written"
+
+[<Fact>]
+let ``a crash after the manifest switched but before old files were deleted leaves a complete dataset`` () =
+    crashAt "manifest-switched"
+
+[<Fact>]
+let ``a failed rewrite keeps the old files in force, cleans up and is retried`` () =
+    let dir = tempDir ()
+    let mutable failures = 1
+
+    let hooks =
+        { EngineHooks.Default with
+            RewriteStep =
+                fun at ->
+                    if at = "base-half-written" && failures > 0 then
+                        failures <- failures - 1
+                        raise (IOException "No space left on device") }
+
+    let s = start dir hooks []
+    let c = session s
+    call s c [ "SET"; "k"; "v" ] |> ignore
+    let manifestBefore = manifestOf dir
+    call s c [ "BGREWRITEAOF" ] |> ignore
+    eventually "the failure to be reported" (fun () -> (info s c).Contains "aof_last_bgrewrite_status:err")
+    Assert.Contains("aof_rewrite_scheduled:1", info s c)
+    Assert.Empty(Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*"))
+    // The old base is still in force (only the next incr was added for the writes that followed).
+    Assert.Contains(manifestBefore.Split('\n')[0], manifestOf dir)
+    eventually "the retry to succeed" (fun () -> (info s c).Contains "aof_last_bgrewrite_status:ok" && rewriteDone s c)
+    Assert.Contains("aof_rewrites:1", info s c)
+    s.Stop()
+    let again = start dir EngineHooks.Default []
+    Assert.Equal(Value.Str "v"B, fst (Keyspace.toMap again.Keyspace |> Map.find 0 |> Map.find "k"))
+    again.Stop()
+
+[<Fact>]
+let ``the AOF is rewritten automatically once it grows past the percentage and the minimum size`` () =
+    let dir = tempDir ()
+    let s = start dir EngineHooks.Default [ "--auto-aof-rewrite-percentage"; "100"; "--auto-aof-rewrite-min-size"; "1mb"; "--hz"; "50" ]
+    let c = session s
+
+    for i in 1..3000 do
+        call s c [ "SET"; "same"; String('y', 500 + i % 7) ] |> ignore
+
+    eventually "an automatic rewrite" (fun () -> (info s c).Contains "aof_rewrites:1" && rewriteDone s c)
+    Assert.Contains("Starting automatic rewriting of AOF on", File.ReadAllText(Path.Combine(dir, "log.txt")))
+    s.Stop()
+
+type RealRedis(output: ITestOutputHelper) =
+    [<Fact>]
+    member _.``a rewritten directory loads in the real redis-server with the same digest``() =
+        let ci = Environment.GetEnvironmentVariable "CI" = "true"
+        let onPath (tool: string) =
+            (Environment.GetEnvironmentVariable "PATH").Split(':') |> Array.exists (fun p -> File.Exists(Path.Combine(p, tool)))
+
+        if not (onPath "redis-server" && onPath "redis-cli") then
+            if ci then Assert.Fail "redis-server and redis-cli are required under CI=true"
+            output.WriteLine "skipped: redis-server or redis-cli is not installed"
+        else
+            let dir = tempDir ()
+            let s = start dir EngineHooks.Default []
+            let c = session s
+
+            for db in [ 0; 5 ] do
+                call s c [ "SELECT"; string db ] |> ignore
+
+                for i in 1..300 do
+                    call s c [ "SET"; sprintf "k%d" i; sprintf "v%d" i ] |> ignore
+
+                call s c [ "INCRBY"; "n"; "42" ] |> ignore
+                call s c [ "SET"; "t"; "v"; "PX"; "9000000" ] |> ignore
+
+            call s c [ "BGREWRITEAOF" ] |> ignore
+            eventually "the rewrite" (fun () -> rewriteDone s c)
+            let ours = Digest.dataset s.Keyspace
+            s.Stop()
+
+            let port =
+                let l = new Net.Sockets.TcpListener(Net.IPAddress.Loopback, 0)
+                l.Start()
+                let p = (l.LocalEndpoint :?> Net.IPEndPoint).Port
+                l.Stop()
+                p
+
+            let run (exe: string) (args: string) =
+                let p = Process.Start(ProcessStartInfo(exe, args, RedirectStandardOutput = true, UseShellExecute = false))
+                let text = p.StandardOutput.ReadToEnd()
+                p.WaitForExit()
+                text.Trim()
+
+            let redis = Process.Start(ProcessStartInfo("redis-server", sprintf "--port %d --dir %s --appendonly yes --aof-use-rdb-preamble no --save \"\" --enable-debug-command yes" port dir, RedirectStandardOutput = true, UseShellExecute = false))
+
+            try
+                eventually "redis-server to load" (fun () -> run "redis-cli" (sprintf "-p %d ping" port) = "PONG")
+                Assert.Equal(ours, run "redis-cli" (sprintf "-p %d debug digest" port))
+            finally
+                run "redis-cli" (sprintf "-p %d shutdown nosave" port) |> ignore
+                redis.WaitForExit 10000 |> ignore
