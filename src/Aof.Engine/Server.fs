@@ -707,14 +707,29 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             | Some l -> l.Commit upTo
             | None -> ()
 
-    /// Runs one command for a session and returns its reply: for embedding the engine and for tests.
+    /// Runs one command for a session and returns its reply: for embedding the engine and for tests. Like
+    /// Execute, it returns only once the command's AOF write is committed (synced under `always`).
     member _.Call(session: Session, args: byte[][]) : Reply =
+        let mutable upTo = 0L
+        let mutable log: AofLog option = None
         Monitor.Enter gate
 
-        try
-            dispatch session (nowMicros ()) args
-        finally
-            Monitor.Exit gate
+        let reply =
+            try
+                commitPoint <- 0L
+                let reply = dispatch session (nowMicros ()) args
+                upTo <- commitPoint
+                log <- persistence.Current
+                reply
+            finally
+                Monitor.Exit gate
+
+        if upTo > 0L then
+            match log with
+            | Some l -> l.Commit upTo
+            | None -> ()
+
+        reply
 
     /// The client broke the protocol: writes `-ERR <message>`, logs it and marks the session closing.
     member _.ProtocolError(session: Session, message: string, output: IBufferWriter<byte>) : unit =
