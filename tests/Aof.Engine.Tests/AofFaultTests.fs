@@ -76,13 +76,13 @@ let private isError (r: Reply) =
     | _ -> false
 
 /// A server over a faulty disk, a client, and the commands it acknowledged.
-type private Rig(policy: string, extra: string list) =
+type private Rig(policy: string) =
     let dir = tempDir "fault"
     let logFile = Path.Combine(dir, "server.log")
     let faults = Faults()
 
     let server =
-        openWith faults.Hooks dir logFile ([ "--appendfsync"; policy; "--enable-debug-command"; "yes" ] @ extra)
+        openWith faults.Hooks dir logFile [ "--appendfsync"; policy; "--enable-debug-command"; "yes" ]
 
     let client = connect server
     // INFO goes through a connection of its own, so it works while `client` is inside MULTI.
@@ -149,7 +149,7 @@ type private Rig(policy: string, extra: string list) =
 [<InlineData("Input/output error", false)>]
 [<InlineData("No space left on device", true)>]
 let ``under always a failed write is fatal`` (reason: string, short: bool) =
-    use rig = new Rig("always", [])
+    use rig = new Rig("always")
     Assert.Equal(Reply.ok, rig.Write [ "SET"; "a"; "1" ])
     rig.Faults.Next(if short then Short(9, reason) else Fail reason)
     rig.Call [ "SET"; "b"; "2" ] |> ignore
@@ -158,17 +158,16 @@ let ``under always a failed write is fatal`` (reason: string, short: bool) =
     Assert.Contains("Error writing to the AOF file: " + reason, log)
     Assert.Contains("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...", log)
 
-let private faultsUnder =
+/// Each policy that survives a failed write, with each kind of fault.
+let faultCases: obj[] seq =
     [ for policy in [ "everysec"; "no" ] do
           for fault in [ "enospc"; "eio"; "short" ] do
               [| box policy; box fault |] ]
 
-let faultCases: obj[] seq = faultsUnder
-
 [<Theory>]
 [<MemberData(nameof faultCases)>]
 let ``a failed write refuses writes with MISCONF, keeps the file whole, and nothing acknowledged is lost`` (policy: string, fault: string) =
-    use rig = new Rig(policy, [])
+    use rig = new Rig(policy)
     let incr = incrPath rig.Dir
     Assert.Equal(Reply.ok, rig.Write [ "SET"; "a"; "1" ])
     Assert.Equal(Reply.Integer 1L, rig.Write [ "INCR"; "n" ])
@@ -220,7 +219,7 @@ let ``a failed write refuses writes with MISCONF, keeps the file whole, and noth
 
 [<Fact>]
 let ``EXEC of writes queued before the fault is aborted with the MISCONF reason`` () =
-    use rig = new Rig("everysec", [])
+    use rig = new Rig("everysec")
     let other = connect rig.Server
     Assert.Equal(Reply.ok, rig.Write [ "SET"; "a"; "1" ])
     Assert.Equal(Reply.ok, rig.Call [ "MULTI" ])
