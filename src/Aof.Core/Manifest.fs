@@ -99,13 +99,15 @@ module Manifest =
             let nl = text.IndexOf('\n', pos)
             let raw = if nl < 0 then text.Substring pos else text.Substring(pos, nl - pos)
             pos <- if nl < 0 then text.Length else nl + 1
+            // Redis counts every line read, comments too: only a file with no line at all is "empty"; one
+            // of comments alone is an empty manifest and the server starts fresh.
+            lines <- lines + 1
 
             if raw.StartsWith "#" then
                 ()
             elif nl < 0 || raw.Length + 1 > maxLineLength then
                 result <- Error "The AOF manifest file contains too long line"
             else
-                lines <- lines + 1
                 let trimmed = raw.Trim([| ' '; '\t'; '\r'; '\n' |])
 
                 let words =

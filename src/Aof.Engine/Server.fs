@@ -255,6 +255,9 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             with _ ->
                 ()
 
+    let misconfText (reason: string) = "MISCONF Errors writing to the AOF file: " + reason
+    let misconf (reason: string) = Reply.Error(misconfText reason)
+
     let debugAllowed (session: Session) =
         match settings.EnableDebugCommand with
         | DebugCommandPolicy.Yes -> true
@@ -314,6 +317,10 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         | Control.Exec ->
             if not session.InMulti then
                 Reply.Error "ERR EXEC without MULTI"
+            elif session.QueuedWrite && persistence.WriteError.IsSome then
+                // Writes queued before the AOF failed: Redis refuses the EXEC and discards the transaction.
+                session.ResetMulti()
+                Reply.Error("EXECABORT Transaction discarded because of: " + misconfText persistence.WriteError.Value)
             elif session.MultiFailed then
                 session.ResetMulti()
                 Reply.Error "EXECABORT Transaction discarded because of previous errors."
@@ -489,8 +496,11 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
             if persistence.Loading && not spec.WhileLoading then
                 Reply.Error "LOADING Redis is loading the dataset in memory"
-            elif spec.Write && not session.InMulti && persistence.WriteError.IsSome then
-                Reply.Error("MISCONF Errors writing to the AOF file: " + persistence.WriteError.Value)
+            elif (spec.Write || spec.Name = "ping") && persistence.WriteError.IsSome then
+                // As Redis: while the AOF cannot be written, writes are refused inside MULTI too (not queued,
+                // and EXEC will abort), and so is PING, so that a health check notices.
+                if session.InMulti then session.MultiFailed <- true
+                misconf persistence.WriteError.Value
             elif settings.RequirePass.IsSome
                && not session.Authenticated
                && not (spec.Name = "auth" || spec.Name = "hello" || spec.Name = "quit" || spec.Name = "reset") then
@@ -505,6 +515,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                     match parsed with
                     | Ok(Request.Control c) when runsInsideMulti c -> runControl session micros c
                     | other ->
+                        if spec.Write then session.QueuedWrite <- true
                         session.Queue.Add other
                         Reply.queued
                 else

@@ -29,6 +29,8 @@ type Session(id: int64, addr: string, laddr: string, createdMs: int64) =
     member val Queue = List<Result<Request, Reply>>() with get
     /// An unknown command or wrong arity inside MULTI: EXEC will refuse the whole transaction.
     member val MultiFailed = false with get, set
+    /// A write command is queued: EXEC is a write then (refused while the AOF cannot be written).
+    member val QueuedWrite = false with get, set
     member val Watched = List<Watched>() with get
     member val LastInteractionMs = createdMs with get, set
     member val LastCommand = "NULL" with get, set
@@ -48,6 +50,7 @@ type Session(id: int64, addr: string, laddr: string, createdMs: int64) =
     member this.ResetMulti() =
         this.InMulti <- false
         this.MultiFailed <- false
+        this.QueuedWrite <- false
         this.Queue.Clear()
         this.Watched.Clear()
 

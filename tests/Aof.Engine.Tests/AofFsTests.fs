@@ -1,0 +1,113 @@
+namespace Aof.Engine.Tests
+
+// A real full filesystem: a 512 KiB tmpfs (needs root on Linux; otherwise the test says it was skipped).
+
+open System
+open System.Diagnostics
+open System.IO
+open Xunit
+open Xunit.Abstractions
+open Aof.Core
+open Aof.Engine
+open Aof.Engine.Tests.AofSupport
+
+/// Runs a program to its end: the exit code and what it printed.
+module private Processes =
+    let run (program: string) (args: string list) : int * string =
+        let info = ProcessStartInfo(program, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+
+        for a in args do
+            info.ArgumentList.Add a
+
+        try
+            use p = Process.Start info
+            let out = p.StandardOutput.ReadToEndAsync()
+            let err = p.StandardError.ReadToEndAsync()
+
+            if not (p.WaitForExit 30000) then
+                p.Kill()
+                -1, sprintf "%s did not finish in 30 s" program
+            else
+                p.ExitCode, (out.Result + err.Result).Trim()
+        with e ->
+            -1, e.Message
+
+type AofFsTests(output: ITestOutputHelper) =
+    let enospc = "No space left on device"
+
+    [<Fact>]
+    member _.``on a full disk writes are refused, reads go on, and freeing space lets writes resume with nothing lost``() =
+        if not (OperatingSystem.IsLinux()) then
+            output.WriteLine "SKIPPED: needs Linux to mount a small tmpfs"
+        elif not Environment.IsPrivilegedProcess then
+            output.WriteLine "SKIPPED: needs root to mount a small tmpfs (mount -t tmpfs -o size=512k)"
+        else
+            let mountPoint = tempDir "tmpfs"
+            let logDir = tempDir "tmpfs-log"
+
+            match Processes.run "mount" [ "-t"; "tmpfs"; "-o"; "size=512k"; "tmpfs"; mountPoint ] with
+            | code, text when code <> 0 ->
+                output.WriteLine(sprintf "SKIPPED: mount -t tmpfs -o size=512k failed (exit %d): %s" code text)
+                deleteDir mountPoint
+                deleteDir logDir
+            | _ ->
+                try
+                    // Room to give back later.
+                    let filler = Path.Combine(mountPoint, "filler")
+                    File.WriteAllBytes(filler, Array.create (128 * 1024) 'f'B)
+                    let logFile = Path.Combine(logDir, "server.log")
+                    let s = openWith EngineHooks.Default mountPoint logFile [ "--appendfsync"; "everysec" ]
+                    let c = connect s
+                    let acknowledged = ResizeArray<string list>()
+                    let value = String('v', 1000)
+
+                    try
+                        let mutable refused = None
+                        let mutable i = 0
+
+                        while refused.IsNone do
+                            if i > 5000 then failwith "5000 writes of 1000 bytes went into a 512 KiB filesystem"
+                            let cmd = [ "SET"; sprintf "k%d" i; value ]
+
+                            match call s c cmd with
+                            | Reply.Error e -> refused <- Some e
+                            | _ -> acknowledged.Add cmd
+
+                            i <- i + 1
+
+                        output.WriteLine(sprintf "%d writes acknowledged before the first refusal" acknowledged.Count)
+                        Assert.Equal(Some("MISCONF Errors writing to the AOF file: " + enospc), refused)
+                        Assert.Equal(misconf enospc, call s c [ "SET"; "another"; "x" ])
+                        Assert.Equal("err", infoField s c "persistence" "aof_last_write_status")
+                        Assert.Equal(bulk value, call s c [ "GET"; "k0" ])
+                        Assert.Equal(bulk value, call s c [ "GET"; List.last (List.ofSeq acknowledged) |> List.item 1 ])
+                        Assert.Contains("Error writing to the AOF file: " + enospc, readLog logFile)
+
+                        // Nothing half-written is left in the file while the disk is full.
+                        let _, tail = parseAof (readShared (incrPath mountPoint))
+                        Assert.Equal(Clean, tail)
+
+                        File.Delete filler
+                        eventually "writes to be accepted again" 10000 (fun () -> infoField s c "persistence" "aof_last_write_status" = "ok")
+                        let after = [ "SET"; "after"; "space" ]
+                        Assert.Equal(Reply.ok, call s c after)
+                        acknowledged.Add after
+                    finally
+                        s.Stop()
+
+                    let expected, expectedDigest = reference (List.ofSeq acknowledged)
+                    let again = openWith EngineHooks.Default mountPoint logFile [ "--enable-debug-command"; "yes" ]
+
+                    try
+                        let state = snapshot again
+                        Assert.True((state = expected), sprintf "after a restart %d keys, expected %d" state[0].Count expected[0].Count)
+                        Assert.Equal(expectedDigest, digest again (connect again))
+                    finally
+                        again.Stop()
+                finally
+                    match Processes.run "umount" [ mountPoint ] with
+                    | 0, _ -> ()
+                    | code, text -> output.WriteLine(sprintf "umount %s failed (exit %d): %s" mountPoint code text)
+
+                    deleteDir mountPoint
+                    deleteDir logDir
