@@ -20,6 +20,7 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         [
             ["SET", "plain", "hello"],
             ["SET", "crlf", "two\r\nlines and spaces"],
+            ["SET", "big", new string('b', 5 << 20)], // bigger than the loader's 4 MiB read chunk
             ["SET", "ex", "v", "EX", "1000"],
             ["SET", "px", "v", "PX", "500000"],
             ["SET", "pxat", "v"],
@@ -56,6 +57,16 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
             ["SET", "gd", "v"], ["GETDEL", "gd"],
             ["INCR", "ctr"], ["APPEND", "app", "ghi"],
             ["MULTI"], ["INCRBY", "ctr", "100"], ["SETEX", "tx-setex", "1200", "t"], ["RENAME", "ren2", "ren5"], ["EXEC"],
+            ["SET", "kept", "v", "EX", "1100"], ["SET", "kept", "w", "KEEPTTL"], ["SET", "kept", "x", "GET", "KEEPTTL"],
+            ["PSETEX", "psetex", "900000", "p"],
+            ["SET", "opts", "v"], ["EXPIRE", "opts", "1000", "NX"], ["EXPIRE", "opts", "2000", "GT"], ["EXPIRE", "opts", "10", "NX"],
+            ["SET", "rnx", "a"], ["SET", "rnx-taken", "b"], ["RENAMENX", "rnx", "rnx-taken"], ["RENAMENX", "rnx", "rnx-free"],
+            ["MSETNX", "mn1", "a", "mn2", "b"], ["MSETNX", "mn2", "x", "mn3", "y"],
+            ["SET", "ul", "v"], ["UNLINK", "ul", "no-such-key"],
+            ["SET", "dec", "10"], ["DECRBY", "dec", "25"],
+            ["SET", "cpr", "new"], ["SET", "cpr-dst", "old", "EX", "50"], ["COPY", "cpr", "cpr-dst", "REPLACE"],
+            ["SET", "gep", "v", "EX", "300"], ["GETEX", "gep", "PERSIST"],
+            ["SET", "short", "v", "PX", "1"],
             ["SELECT", "1"], ["SWAPDB", "1", "2"], ["SET", "in-1-after-swap", "s"],
             ["SELECT", "0"], ["PEXPIRE", "plain", "1500000"],
             ["SET", "expireat", "v"], ["EXPIREAT", "expireat", ((now / 1000) + 5000).ToString()],
@@ -87,10 +98,42 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         Assert.Equal("s", Value("1:in-1-after-swap"));
         foreach (var absent in new[] { "0:gone", "0:past", "0:gd", "0:ren1", "0:ren2", "0:ren3", "0:mv", "4:f1", "4:f2" })
             Assert.False(data.ContainsKey(absent), $"{absent} should not exist");
+        Assert.Equal("x", Value("0:kept"));
+        Assert.Equal("a", Value("0:rnx-free"));
+        Assert.Equal("b", Value("0:rnx-taken"));
+        Assert.Equal("-15", Value("0:dec"));
+        Assert.Equal("new", Value("0:cpr-dst"));
+        Assert.Equal("b", Value("0:mn2"));
+        Assert.Equal(5 << 20, Value("0:big")?.Length);
+        foreach (var absent in new[] { "0:mn3", "0:ul", "0:rnx", "0:short" })
+            Assert.False(data.ContainsKey(absent), $"{absent} should not exist");
+        Assert.Equal(-1, data["0:cpr-dst"].ExpireAtMs);
+        Assert.Equal(-1, data["0:gep"].ExpireAtMs);
         Assert.Equal(-1, data["0:per"].ExpireAtMs);
         Assert.Equal(-1, data["0:ttl-dropped"].ExpireAtMs);
-        foreach (var withTtl in new[] { "0:ex", "0:px", "0:pxat", "0:setex", "0:ren4", "0:cp", "0:cp2", "7:cp3", "2:d1c", "1:d2", "0:ge", "0:plain", "0:expireat", "0:tx-setex", "3:tx3" })
+        foreach (var withTtl in new[] { "0:ex", "0:px", "0:pxat", "0:setex", "0:ren4", "0:cp", "0:cp2", "7:cp3", "2:d1c", "1:d2", "0:ge", "0:plain", "0:expireat", "0:tx-setex", "3:tx3", "0:kept", "0:psetex", "0:opts" })
             Assert.True(data[withTtl].ExpireAtMs > DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), $"{withTtl} should have a TTL");
+    }
+
+    /// <summary>Every byte value, so the files carry binary-safe bulk strings.</summary>
+    static readonly byte[] AllBytes = Enumerable.Range(0, 256).Select(b => (byte)b).ToArray();
+
+    /// <summary>
+    /// The end of the workload: a binary value in db 6, then waits (bounded) until the 1 ms key has expired
+    /// and been deleted, so the deletion is in the AOF and both servers agree on it.
+    /// </summary>
+    static async Task FinishWorkloadAsync(Running server)
+    {
+        await using var client = await server.ConnectAsync();
+        Assert.Equal("OK", await client.StatusAsync("SELECT", "6"));
+        Assert.Equal(new Reply.Status("OK"), await client.CallAsync("SET"u8.ToArray(), "binary"u8.ToArray(), AllBytes));
+        Assert.Equal("OK", await client.StatusAsync("SELECT", "0"));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (await client.BulkAsync("GET", "short") is not null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "a key with a 1 ms TTL still exists after 10 s");
+            await Task.Delay(5);
+        }
     }
 
     /// <summary>Runs commands on one connection, failing on any error reply (inside EXEC too).</summary>
@@ -121,6 +164,7 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         var ours = await StartOursAsync(dir, "--appendfsync", "always");
         var (first, second) = Workload();
         await RunAsync(ours, [.. first, .. second]);
+        await FinishWorkloadAsync(ours);
         var expected = await Dataset.ReadAsync(ours);
         var digest = await ours.DigestAsync();
         Output.WriteLine($"our dataset (digest {digest}):\n{Dataset.Show(expected)}");
@@ -163,6 +207,7 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
             }
         }
         await RunAsync(redis, second);
+        await FinishWorkloadAsync(redis);
         var expected = await Dataset.ReadAsync(redis);
         AssertWorkloadEffects(expected);
         var digest = await redis.DigestAsync();
@@ -249,6 +294,7 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         var ours = await StartOursAsync(dir, "--appendfsync", "always");
         var (first, second) = Workload();
         await RunAsync(ours, [.. first, .. second]);
+        await FinishWorkloadAsync(ours);
         await StopAsync(ours);
         // A second run appends to the same incr file after a restart.
         ours = await StartOursAsync(dir);

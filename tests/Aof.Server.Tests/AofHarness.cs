@@ -189,7 +189,7 @@ public static class Dataset
         foreach (var (key, want) in expected)
         {
             var got = actual[key];
-            Assert.True(want.Value == got.Value, $"{what}: {key} is \"{got.Value}\", expected \"{want.Value}\"");
+            Assert.True(want.Value == got.Value, $"{what}: {key} is \"{Short(got.Value)}\", expected \"{Short(want.Value)}\"");
             var sameExpiry = want.ExpireAtMs < 0
                 ? got.ExpireAtMs == want.ExpireAtMs
                 : got.ExpireAtMs >= 0 && Math.Abs(got.ExpireAtMs - want.ExpireAtMs) <= 1000;
@@ -198,5 +198,9 @@ public static class Dataset
     }
 
     public static string Show(IReadOnlyDictionary<string, KeyState> data) =>
-        new StringBuilder().AppendJoin('\n', data.Select(kv => $"{kv.Key} = {kv.Value.Value} (expire at {kv.Value.ExpireAtMs})")).ToString();
+        new StringBuilder().AppendJoin('\n', data.Select(kv => $"{kv.Key} = {Short(kv.Value.Value)} (expire at {kv.Value.ExpireAtMs})")).ToString();
+
+    /// <summary>A value for a message: long ones cut, with their length.</summary>
+    public static string? Short(string? value) =>
+        value is { Length: > 80 } ? $"{value[..60]}... ({value.Length} chars)" : value;
 }
