@@ -156,12 +156,14 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         return result;
     }
 
-    [Fact]
-    public async Task OurDirectoryLoadsInRealRedis()
+    [Theory]
+    [InlineData("no")]
+    [InlineData("yes")] // #TS: annotations in the incr file
+    public async Task OurDirectoryLoadsInRealRedis(string timestamps)
     {
         if (!Tools.Require(Output, "redis-server")) return;
         var dir = NewDir();
-        var ours = await StartOursAsync(dir, "--appendfsync", "always");
+        var ours = await StartOursAsync(dir, "--appendfsync", "always", "--aof-timestamp-enabled", timestamps);
         var (first, second) = Workload();
         await RunAsync(ours, [.. first, .. second]);
         await FinishWorkloadAsync(ours);
@@ -171,6 +173,7 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         Assert.NotEqual(new string('0', 40), digest);
         AssertWorkloadEffects(expected);
         await StopAsync(ours);
+        Assert.Equal(timestamps == "yes", File.ReadAllText(AofFiles.PathOf(dir, AofFiles.Incr1)).Contains("#TS:"));
 
         var copy = NewDir();
         AofFiles.CopyDirectory(dir, copy);
@@ -185,12 +188,14 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         Assert.Equal(digest, await again.DigestAsync());
     }
 
-    [Fact]
-    public async Task RealRedisDirectoryWithRewrittenBaseLoadsInOurs()
+    [Theory]
+    [InlineData("no")]
+    [InlineData("yes")] // #TS: annotations in the incr file
+    public async Task RealRedisDirectoryWithRewrittenBaseLoadsInOurs(string timestamps)
     {
         if (!Tools.Require(Output, "redis-server")) return;
         var dir = NewDir();
-        var redis = await StartRedisAsync(dir);
+        var redis = await StartRedisAsync(dir, "--aof-timestamp-enabled", timestamps);
         var (first, second) = Workload();
         await RunAsync(redis, first);
 
@@ -219,7 +224,12 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         var baseName = manifest.Split('\n').Select(l => l.Split(' ')).Single(f => f.Length >= 6 && f[5] == "b")[1];
         Assert.NotEqual(AofFiles.Base1, baseName); // the rewrite made base 2
         Assert.True(new FileInfo(AofFiles.PathOf(dir, baseName)).Length > 0, "the rewritten base is empty");
-        Assert.StartsWith("*", File.ReadAllText(AofFiles.PathOf(dir, baseName))); // plain RESP, no RDB preamble
+        // Plain RESP (with aof-timestamp-enabled, after a #TS: line), no RDB preamble.
+        Assert.StartsWith(timestamps == "yes" ? "#TS:" : "*2\r\n$6\r\nSELECT", File.ReadAllText(AofFiles.PathOf(dir, baseName)));
+
+        // Redis annotates when the second changes, so where the #TS: lines fall varies; that there are some does not.
+        Assert.Equal(timestamps == "yes",
+            Directory.GetFiles(AofFiles.AofDir(dir), "*.aof").Any(f => File.ReadAllText(f).Contains("#TS:")));
 
         var copy = NewDir();
         AofFiles.CopyDirectory(dir, copy);
