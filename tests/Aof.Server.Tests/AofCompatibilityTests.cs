@@ -145,7 +145,7 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
             var reply = await client.CallAsync(command);
             var errors = reply is Reply.Array { Items: { } items } ? items.OfType<Reply.Error>().ToList() : [];
             if (reply is Reply.Error e) errors.Add(e);
-            Assert.True(errors.Count == 0, $"{string.Join(' ', command)} → {reply}");
+            Assert.True(errors.Count == 0, $"{Dataset.Short(string.Join(' ', command))} → {reply}");
         }
     }
 
