@@ -270,9 +270,10 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
         else
             match d with
-            | Debug.Digest -> Reply.bulkString (Digest.dataset keyspace)
+            // Redis answers both with status replies (+<40 hex digits>), not bulk strings.
+            | Debug.Digest -> Reply.Simple(Digest.dataset keyspace)
             | Debug.DigestValue keys ->
-                Reply.Array [| for k in keys -> Reply.bulkString (Digest.value (Champ.tryFind k keyspace.Dbs[session.Db].Keys)) |]
+                Reply.Array [| for k in keys -> Reply.Simple(Digest.value (Champ.tryFind k keyspace.Dbs[session.Db].Keys)) |]
             | Debug.Sleep seconds ->
                 // Redis sleeps in its only thread: everyone waits, which is what tests use it for.
                 Thread.Sleep(TimeSpan.FromSeconds seconds)

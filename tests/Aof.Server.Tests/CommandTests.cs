@@ -310,6 +310,22 @@ public sealed class CommandTests(ServerFixture fixture) : IClassFixture<ServerFi
         Assert.Equal(new Reply.Status("OK"), await c.ReadAsync());
         Assert.Equal("hello", Assert.IsType<Reply.Bulk>(await c.ReadAsync()).Text);
     }
+
+    [Fact]
+    public async Task DebugDigestRepliesAreStatusReplies()
+    {
+        // Its own server: DEBUG must be enabled, and the dataset digest covers every key.
+        await using var server = await TestServer.StartAsync("--enable-debug-command", "yes");
+        await using var c = await server.ConnectAsync();
+        Assert.Equal(new Reply.Status(new string('0', 40)), await c.CallAsync("DEBUG", "DIGEST"));
+        Assert.Equal("OK", await c.StatusAsync("SET", "k", "v"));
+        var digest = Assert.IsType<Reply.Status>(await c.CallAsync("DEBUG", "DIGEST")).Text;
+        Assert.Matches("^[0-9a-f]{40}$", digest);
+        var values = await c.ArrayAsync("DEBUG", "DIGEST-VALUE", "k", "missing");
+        Assert.Equal(2, values!.Length);
+        Assert.Matches("^[0-9a-f]{40}$", Assert.IsType<Reply.Status>(values[0]).Text);
+        Assert.Equal(new Reply.Status(new string('0', 40)), values[1]);
+    }
 }
 
 /// <summary>Structural equality for replies (records compare byte arrays by reference).</summary>

@@ -100,7 +100,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a POSIX signal (SIGTERM = 15, SIGINT = 2).</summary>
+    /// <summary>Sends a POSIX signal (SIGTERM = 15, SIGINT = 2, SIGKILL = 9).</summary>
     public void Signal(int signal)
     {
         if (Kill(process.Id, signal) != 0)
@@ -121,6 +121,7 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public const int SIGINT = 2;
+    public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
