@@ -106,8 +106,9 @@ let infoField (s: Server) (c: Session) (section: string) (name: string) : string
     |> Option.defaultWith (fun () -> failwithf "no %s in INFO %s" name section)
 
 let digest (s: Server) (c: Session) : string =
+    // Redis answers DEBUG DIGEST with a status reply (+<40 hex>).
     match call s c [ "DEBUG"; "DIGEST" ] with
-    | Reply.Bulk b -> Bytes.toString b
+    | Reply.Simple d -> d
     | other -> failwithf "DEBUG DIGEST: %A" other
 
 let snapshot (s: Server) = Keyspace.toMap s.Keyspace
