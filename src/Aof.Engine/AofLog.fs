@@ -197,6 +197,10 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         finally
             Monitor.Exit writeLock
 
+    /// The logical end of everything appended so far: a batch that read the state commits up to here, so
+    /// no reply shows a write (anyone's) before that write is as durable as the policy promises.
+    member _.Appended = appended
+
     member _.SkipSync
         with get () = skipSync
         and set (v: bool) = skipSync <- v

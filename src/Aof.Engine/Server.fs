@@ -248,7 +248,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
     let requestShutdown (why: string) =
         if not shutdown.IsCancellationRequested then
-            log.Warning why
+            if not (isNull why) then log.Warning why
 
             try
                 shutdown.Cancel()
@@ -452,7 +452,8 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             Reply.Simple "RESET"
         | Control.Shutdown _ ->
             session.IsClosing <- true
-            requestShutdown "User requested shutdown..."
+            // Stop logs "User requested shutdown...", as Redis does once for SHUTDOWN.
+            requestShutdown null
             Reply.ok
         | Control.Hello(version, auth, name) -> hello session version auth name
         | Control.Debug d -> debug session d
@@ -495,20 +496,21 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         | ValueSome spec ->
             session.LastCommand <- spec.Name
 
-            if persistence.Loading && not spec.WhileLoading then
-                Reply.Error "LOADING Redis is loading the dataset in memory"
+            // Refusals in Redis's order: arity, authentication, a failing AOF, loading.
+            if not (Command.arityOk spec args.Length) then
+                if session.InMulti then session.MultiFailed <- true
+                Reply.wrongArity spec.Name
+            elif settings.RequirePass.IsSome
+                 && not session.Authenticated
+                 && not (spec.Name = "auth" || spec.Name = "hello" || spec.Name = "quit" || spec.Name = "reset") then
+                Reply.Error "NOAUTH Authentication required."
             elif (spec.Write || spec.Name = "ping") && persistence.WriteError.IsSome then
                 // As Redis: while the AOF cannot be written, writes are refused inside MULTI too (not queued,
                 // and EXEC will abort), and so is PING, so that a health check notices.
                 if session.InMulti then session.MultiFailed <- true
                 misconf persistence.WriteError.Value
-            elif settings.RequirePass.IsSome
-               && not session.Authenticated
-               && not (spec.Name = "auth" || spec.Name = "hello" || spec.Name = "quit" || spec.Name = "reset") then
-                Reply.Error "NOAUTH Authentication required."
-            elif not (Command.arityOk spec args.Length) then
-                if session.InMulti then session.MultiFailed <- true
-                Reply.wrongArity spec.Name
+            elif persistence.Loading && not spec.WhileLoading then
+                Reply.Error "LOADING Redis is loading the dataset in memory"
             else
                 let parsed = spec.Parse args
 
@@ -712,8 +714,10 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
                     RespWriter.write output reply
 
-            upTo <- commitPoint
+            // Everything appended so far, not only this batch's writes: a read must not show another
+            // client's write before that write is durable (Redis, too, replies only after the sync).
             log <- persistence.Current
+            upTo <- (match log with Some l -> l.Appended | None -> commitPoint)
         finally
             Monitor.Exit gate
 
@@ -734,8 +738,8 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             try
                 commitPoint <- 0L
                 let r = dispatch session (nowMicros ()) args
-                upTo <- commitPoint
                 log <- persistence.Current
+                upTo <- (match log with Some l -> l.Appended | None -> commitPoint)
                 r
             finally
                 Monitor.Exit gate
