@@ -11,7 +11,7 @@ open Microsoft.Win32.SafeHandles
 open Aof.Core
 
 type CheckArgs =
-    | [<MainCommand; ExactlyOnce; Last>] Path of path: string
+    | [<MainCommand; ExactlyOnce>] Path of path: string
     | Fix
     | Yes
 
@@ -267,8 +267,10 @@ let check (path: string) (fix: bool) (yes: bool) (stdin: TextReader) (stdout: St
         out.Flush()
 
 /// The whole command line; what `main` runs, callable in-process by tests.
+let private parser = lazy (ArgumentParser.Create<Args>(programName = "aof"))
+
 let run (argv: string[]) (stdin: TextReader) (stdout: Stream) : int =
-    let parser = ArgumentParser.Create<Args>(programName = "aof")
+    let parser = parser.Value
 
     try
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
