@@ -100,6 +100,20 @@ type Fix(output: ITestOutputHelper) =
             Assert.Equal(runRedis [ path ] "", runProcess dotnet [ dll; "check"; path ] "")
 
     [<Fact>]
+    member _.``RDB preambles are reported as not supported yet, exit 1``() =
+        use dir = new TempDir()
+        let rdb = Array.append (bytes "REDIS0011") (Array.zeroCreate 40)
+        let path = dir.Write("appendonly.aof", rdb)
+        let rc, out = runOurs [ "check"; path ] ""
+        Assert.Equal(1, rc)
+        Assert.Equal(sprintf "Start checking Old-Style AOF\nAOF %s starts with an RDB preamble: checking RDB bases is not supported yet\n" path, out)
+        dir.Write("b.rdb", rdb) |> ignore
+        let manifest = dir.Write("m.manifest", bytes "file b.rdb seq 1 type b\n")
+        let rc, out = runOurs [ "check"; manifest ] ""
+        Assert.Equal(1, rc)
+        Assert.Contains("Start to check BASE AOF (RDB format).\nAOF b.rdb starts with an RDB preamble: checking RDB bases is not supported yet\n", out)
+
+    [<Fact>]
     member _.``bad command lines exit 1, --help exits 0``() =
         Assert.Equal(1, fst (runOurs [ "check" ] ""))
         Assert.Equal(1, fst (runOurs [ "check"; "a"; "b" ] ""))
