@@ -256,7 +256,7 @@ let bench (args: string list) =
     if List.contains "core" o.Suites then
         compare o "Persistence off" "set,get,incr,mset" [ "--appendonly"; "no" ] [ "--appendonly"; "no" ]
     if List.contains "aof" o.Suites then
-        for policy in [ "everysec"; "always" ] do
+        for policy in (match Environment.GetEnvironmentVariable "BENCH_POLICIES" with null | "" -> [ "everysec"; "always" ] | p -> List.ofArray (p.Split(','))) do
             // LPUSH arrives with the collections issue; until then only the string tests are compared.
             compare o (sprintf "AOF appendfsync %s" policy) "set,incr"
                 [ "--appendonly"; "yes"; "--appendfsync"; policy ]

@@ -4,24 +4,30 @@ namespace Aof.Engine
 //
 // 1. Append. Under the executor's lock, each command's (or transaction's) events are serialized into the
 //    in-memory buffer, in execution order, with a SELECT when the database changes and MULTI/EXEC around a
-//    unit of several events. The buffer's logical end is the batch's commit point.
-// 2. Commit. After the batch and before the host sends any reply of it, the buffer up to that point is
-//    written to the incr file. One writer at a time: whoever gets there first writes everything buffered,
-//    so concurrent batches share one write(2) and, under `always`, one fdatasync (group commit).
-// 3. Sync. `always`: fdatasync before the commit returns. `everysec`: a background thread syncs at most
-//    once a second; while a sync is still running, writes are postponed for up to 2 s (the replies go out
-//    meanwhile, as in Redis) and then done anyway, counted in aof_delayed_fsync. `no`: the OS decides.
-// 4. Failure. Under `always` a failed write is fatal: the server logs and exits, as Redis does, because an
-//    acknowledged write could not be made durable. Otherwise the partial write is cut off the file, the
-//    data stays buffered and is retried from the timer, the status becomes `err`, and writes are refused
-//    with -MISCONF until a retry succeeds. Nothing acknowledged is dropped from the buffer.
+//    unit of several events. The buffer's logical end after a batch is that batch's commit point; a batch
+//    of reads has one too (everything appended before it), so no reply shows a write before it is durable.
+// 2. Commit, before any reply of the batch is sent:
+//    - `always`: the batch waits (asynchronously: the socket threads go on reading and executing other
+//      clients) for the syncer thread, which writes everything buffered and fdatasyncs it, then releases
+//      every batch that sync covered. While it syncs, more batches append; the next sync covers them all:
+//      one write(2) and one fdatasync for whatever arrived meanwhile (group commit).
+//    - `everysec` and `no`: the buffer is written (write(2), no sync) before the batch returns. `everysec`
+//      syncs from the background thread at most once a second; while a sync is still running, writes are
+//      postponed for up to 2 s (the replies go out meanwhile, as in Redis) and then done anyway, counted in
+//      aof_delayed_fsync. `no` leaves syncing to the OS.
+// 3. Failure. Under `always` a failed write or sync is fatal: the server logs and exits, as Redis does,
+//    because an acknowledged write could not be made durable. Otherwise the partial write is cut off the
+//    file, the data stays buffered and is retried from the timer, the status becomes `err`, and writes are
+//    refused with -MISCONF until a retry succeeds. Nothing acknowledged is dropped from the buffer.
 //
 // What a crash leaves: the incr file holds every committed batch (synced ones for certain), possibly
 // followed by a torn tail of the batch being written, which loading detects and truncates.
 
 open System
 open System.Buffers
+open System.Collections.Generic
 open System.Threading
+open System.Threading.Tasks
 open Aof.Core
 
 [<RequireQualifiedAccess>]
@@ -44,15 +50,23 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     let writeLock = obj ()
     let mutable policy = initialPolicy
     let mutable writeError: string option = None
+    let mutable fatal = false
     let mutable delayedFsyncs = 0L
     let mutable syncRunning = false
     let mutable postponedSinceMs = 0L
     let mutable closed = false
     // `no-appendfsync-on-rewrite yes` while a rewrite runs: writes go on, syncs wait.
     let mutable skipSync = false
-    let syncSignal = new AutoResetEvent(false)
+    let wake = new AutoResetEvent(false)
+    // Batches waiting for the syncer under `always`: the position each needs durable, and its completion.
+    let waiters = List<struct (int64 * TaskCompletionSource)>()
 
     let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
+
+    let fail (message: string) =
+        log.Warning message
+        fatal <- true
+        exit 1
 
     /// Writes what is buffered. Holds the buffer lock while writing so appends queue behind it; on
     /// failure the bytes stay buffered for a retry.
@@ -74,15 +88,18 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                 with WriteFailed reason ->
                     if policy = SyncPolicy.Always then
                         log.Warning(sprintf "Error writing to the AOF file: %s" reason)
-                        log.Warning "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
-                        exit 1
+                        fail "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
 
                     // Cut off whatever part of the failed write reached the file, so the file never holds a
                     // torn command in the middle; the retry appends the whole buffer again.
                     try
                         sink.Truncate before
                     with WriteFailed truncateReason ->
-                        log.Warning(sprintf "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: %s" truncateReason)
+                        log.Warning(
+                            sprintf
+                                "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: %s"
+                                truncateReason
+                        )
 
                     if writeError.IsNone then log.Warning(sprintf "Error writing to the AOF file: %s" reason)
                     writeError <- Some reason
@@ -98,36 +115,80 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                 synced <- max synced target
             with WriteFailed reason ->
                 if policy = SyncPolicy.Always then
-                    log.Warning(sprintf "Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting..." reason)
-                    exit 1
+                    fail (sprintf "Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. Exiting..." reason)
+                else
+                    log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
+                    writeError <- Some reason
 
-                log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
-                writeError <- Some reason
+    let released = List<TaskCompletionSource>()
 
-    // The everysec flusher: wakes once a second (or when told) and syncs what has been written.
-    let flusher =
+    /// Releases the batches a sync covered (all of them once the server is dying: it exits). Their replies
+    /// are sent from here, inline (a hand-off to another thread measured slower), so the waiting list is
+    /// only held to take them off it.
+    let release () =
+        let durable = if skipSync then written else synced
+
+        lock waiters (fun () ->
+            let mutable i = 0
+
+            while i < waiters.Count do
+                let struct (pos, tcs) = waiters[i]
+
+                if pos <= durable || fatal || closed then
+                    released.Add tcs
+                    waiters.RemoveAt i
+                else
+                    i <- i + 1)
+
+        for tcs in released do
+            tcs.TrySetResult() |> ignore
+
+        released.Clear()
+
+    /// One group commit: everything buffered is written and synced, and the batches it covers go.
+    let groupCommit () =
+        Monitor.Enter writeLock
+
+        try
+            writeBuffered ()
+            if writeError.IsNone && not skipSync then syncNow ()
+        finally
+            Monitor.Exit writeLock
+
+        release ()
+
+    // The background thread: the syncer under `always` (woken by every waiting batch), the once-a-second
+    // flusher under `everysec`.
+    let worker =
         let t =
             Thread(
                 (fun () ->
                     while not closed do
-                        syncSignal.WaitOne 1000 |> ignore
+                        wake.WaitOne 1000 |> ignore
 
-                        if not closed && policy = SyncPolicy.EverySec && not skipSync && synced < written then
-                            syncRunning <- true
+                        if not closed then
+                            match policy with
+                            | SyncPolicy.Always ->
+                                if appended > synced || waiters.Count > 0 then groupCommit ()
+                            | SyncPolicy.EverySec when not skipSync && synced < written ->
+                                syncRunning <- true
 
-                            try
-                                syncNow ()
-                            finally
-                                syncRunning <- false),
+                                try
+                                    syncNow ()
+                                finally
+                                    syncRunning <- false
+                            | _ -> ()
+
+                    release ()),
                 IsBackground = true,
-                Name = "aof-fsync"
+                Name = "aof-sync"
             )
 
         t.Start()
         t
 
     /// Serializes one atomic unit of events (a command's or a transaction's) into the buffer. Call under the
-    /// executor's lock; returns the commit point to pass to `Commit`.
+    /// executor's lock; returns the commit point.
     member _.Append(events: Event list) : int64 =
         match events with
         | [] -> appended
@@ -150,9 +211,9 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             finally
                 Monitor.Exit bufferLock
 
-    /// Makes everything up to `upTo` written (and synced under `always`) before the caller replies.
+    /// Writes everything up to `upTo` now (no sync): the `everysec`/`no` commit, and retries.
     member _.Commit(upTo: int64) : unit =
-        if written < upTo || (policy = SyncPolicy.Always && synced < upTo) then
+        if written < upTo then
             Monitor.Enter writeLock
 
             try
@@ -166,22 +227,38 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                             postponedSinceMs <- now
                         elif now - postponedSinceMs >= 2000L then
                             delayedFsyncs <- delayedFsyncs + 1L
-                            log.Notice "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis."
+                            log.Notice
+                                "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting for fsync to complete, this may slow down Redis."
                             postponedSinceMs <- 0L
                             writeBuffered ()
                     else
                         postponedSinceMs <- 0L
                         writeBuffered ()
-
-                if policy = SyncPolicy.Always && synced < upTo && writeError.IsNone && not skipSync then syncNow ()
             finally
                 Monitor.Exit writeLock
 
-    /// The timer's part: retries a failed or postponed write.
-    member this.Cron() : unit =
-        if appended > written then this.Commit appended
+    /// Completes when everything up to `upTo` is as durable as the policy promises: under `always` once the
+    /// syncer's fdatasync covers it (no wait at all when it already does); otherwise after a direct write.
+    member this.WhenDurable(upTo: int64) : ValueTask =
+        if policy <> SyncPolicy.Always then
+            this.Commit upTo
+            ValueTask.CompletedTask
+        elif synced >= upTo || (skipSync && written >= upTo) || fatal then
+            ValueTask.CompletedTask
+        else
+            let tcs = TaskCompletionSource(TaskCreationOptions.None)
+            lock waiters (fun () -> waiters.Add(struct (upTo, tcs)))
+            wake.Set() |> ignore
+            ValueTask(tcs.Task)
 
-    /// Writes and syncs everything: before a clean shutdown, a reload, or switching the log off.
+    /// The timer's part: retries a failed or postponed write, wakes the syncer.
+    member this.Cron() : unit =
+        if policy = SyncPolicy.Always then
+            if appended > synced then wake.Set() |> ignore
+        elif appended > written then
+            this.Commit appended
+
+    /// Writes and syncs everything: before a clean shutdown, a reload, a rewrite or switching the log off.
     member _.Flush() : unit =
         Monitor.Enter writeLock
 
@@ -197,19 +274,23 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         finally
             Monitor.Exit writeLock
 
+        release ()
+
     /// The logical end of everything appended so far: a batch that read the state commits up to here, so
     /// no reply shows a write (anyone's) before that write is as durable as the policy promises.
     member _.Appended = appended
 
     member _.SkipSync
         with get () = skipSync
-        and set (v: bool) = skipSync <- v
+        and set (v: bool) =
+            skipSync <- v
+            wake.Set() |> ignore
 
     member _.Policy
         with get () = policy
         and set (p: SyncPolicy) =
             policy <- p
-            syncSignal.Set() |> ignore
+            wake.Set() |> ignore
 
     /// The reason of the last failed write while it is unresolved (then writes are refused with -MISCONF).
     member _.WriteError = writeError
@@ -225,6 +306,7 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             if not closed then
                 this.Flush()
                 closed <- true
-                syncSignal.Set() |> ignore
-                flusher.Join 2000 |> ignore
+                wake.Set() |> ignore
+                worker.Join 2000 |> ignore
+                release ()
                 sink.Dispose()

@@ -566,7 +566,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             finally
                 Monitor.Exit gate
 
-            if upTo > 0L then aofLog |> Option.iter (fun l -> l.Commit upTo)
+            if upTo > 0L then aofLog |> Option.iter (fun l -> l.WhenDurable upTo |> ignore)
 
     member private _.StartTimer() =
         let period = max 2 (1000 / max 1 settings.Hz)
@@ -692,8 +692,10 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             lock gate (fun () -> stats.TotalConnections <- stats.TotalConnections + 1L)
             ValueSome s
 
-    /// Executes one read's complete commands in order and writes their replies to `output`.
-    member _.Execute(session: Session, commands: List<byte[][]>, output: IBufferWriter<byte>) : unit =
+    /// Executes one read's complete commands in order and writes their replies to `output`. The host sends
+    /// the replies once the returned task completes: at once, unless `appendfsync always` must first see the
+    /// batch's writes synced (then the socket threads serve other clients meanwhile).
+    member _.Execute(session: Session, commands: List<byte[][]>, output: IBufferWriter<byte>) : Tasks.ValueTask =
         let mutable upTo = 0L
         let mutable log: AofLog option = None
         Monitor.Enter gate
@@ -722,10 +724,9 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             Monitor.Exit gate
 
         // Outside the lock, so other batches run while this one's bytes reach the disk (group commit).
-        if upTo > 0L then
-            match log with
-            | Some l -> l.Commit upTo
-            | None -> ()
+        match log with
+        | Some l when upTo > 0L -> l.WhenDurable upTo
+        | _ -> Tasks.ValueTask.CompletedTask
 
     /// Runs one command for a session and returns its reply once it is as durable as the fsync policy
     /// promises: for embedding the engine and for tests.
@@ -744,7 +745,10 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             finally
                 Monitor.Exit gate
 
-        if upTo > 0L then log |> Option.iter (fun l -> l.Commit upTo)
+        match log with
+        | Some l when upTo > 0L -> (l.WhenDurable upTo).AsTask().Wait()
+        | _ -> ()
+
         reply
 
     /// The client broke the protocol: writes `-ERR <message>`, logs it and marks the session closing.

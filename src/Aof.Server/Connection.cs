@@ -99,7 +99,9 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
                 var wrote = batch.Count > 0;
                 if (wrote)
                 {
-                    server.Execute(session, batch, writer);
+                    // Completes at once unless `appendfsync always` must see this batch synced first;
+                    // meanwhile this thread goes on serving other clients.
+                    await server.Execute(session, batch, writer);
                     batch.Clear();
                 }
                 if (status == ReadStatus.ProtocolError)
