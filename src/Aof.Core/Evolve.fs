@@ -102,13 +102,15 @@ module Evolve =
     /// Replay: the state is the fold of its facts.
     let replay (state: Keyspace) (events: Event seq) : Keyspace = Seq.fold apply state events
 
-    /// `replay` for bulk loading: the same fold, with runs of plain SET / PEXPIREAT / DEL applied through
-    /// the map's transients (edited in place, frozen at the end) instead of one persistent copy per key.
-    /// Every other event goes through `apply`. A property test holds it equal to `replay`.
-    let replayBulk (state: Keyspace) (events: Event seq) : Keyspace =
-        let mutable ks = state
-        let keys: ChampTransient<Entry>[] = Array.zeroCreate state.Dbs.Length
-        let expires: ChampTransient<int64>[] = Array.zeroCreate state.Dbs.Length
+    /// The fold for bulk loading, fed one fact at a time: runs of plain SET / PEXPIREAT / DEL go through the
+    /// map's transients (edited in place, kept open across additions, frozen when the state is read) instead of
+    /// one persistent copy per key; every other fact goes through `Evolve.apply`. Equal to `Evolve.replay` (a
+    /// property test holds it so).
+    [<Sealed>]
+    type BulkFold(initial: Keyspace) =
+        let mutable ks = initial
+        let keys: ChampTransient<Entry>[] = Array.zeroCreate initial.Dbs.Length
+        let expires: ChampTransient<int64>[] = Array.zeroCreate initial.Dbs.Length
         let mutable open' = false
 
         let ensure (dbi: int) =
@@ -130,7 +132,7 @@ module Evolve =
                 ks <- { Dbs = dbs }
                 open' <- false
 
-        for ev in events do
+        member _.Add(ev: Event) : unit =
             match ev.Op with
             | Op.Set(k, v, TtlChange.Clear) ->
                 ensure ev.Db
@@ -158,5 +160,16 @@ module Evolve =
                 freeze ()
                 ks <- apply ks ev
 
-        freeze ()
-        ks
+        /// The state so far (freezes the transients; later additions open new ones).
+        member _.State: Keyspace =
+            freeze ()
+            ks
+
+    /// `replay` for bulk loading, through a BulkFold.
+    let replayBulk (state: Keyspace) (events: Event seq) : Keyspace =
+        let fold = BulkFold state
+
+        for e in events do
+            fold.Add e
+
+        fold.State

@@ -120,13 +120,12 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                     log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
                     writeError <- Some reason
 
-    let released = List<TaskCompletionSource>()
-
     /// Releases the batches a sync covered (all of them once the server is dying: it exits). Their replies
     /// are sent from here, inline (a hand-off to another thread measured slower), so the waiting list is
-    /// only held to take them off it.
+    /// only held to take them off it. Called from the syncer and from Flush, so the taken ones are local.
     let release () =
         let durable = if skipSync then written else synced
+        let mutable taken: List<TaskCompletionSource> = null
 
         lock waiters (fun () ->
             let mutable i = 0
@@ -135,15 +134,15 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                 let struct (pos, tcs) = waiters[i]
 
                 if pos <= durable || fatal || closed then
-                    released.Add tcs
+                    if isNull taken then taken <- List<TaskCompletionSource>()
+                    taken.Add tcs
                     waiters.RemoveAt i
                 else
                     i <- i + 1)
 
-        for tcs in released do
-            tcs.TrySetResult() |> ignore
-
-        released.Clear()
+        if not (isNull taken) then
+            for tcs in taken do
+                tcs.TrySetResult() |> ignore
 
     /// One group commit: everything buffered is written and synced, and the batches it covers go.
     let groupCommit () =

@@ -179,21 +179,28 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
                     runLocked (fun () ->
                         try
-                            match written, layout with
-                            | Ok newBase, Some lay ->
-                                log.Notice "Background AOF rewrite terminated with success"
-                                layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
-                                lastRewriteOk <- true
-                                rewrites <- rewrites + 1L
-                                rewriteBaseSize <- snd (sizes ())
-                                log.Notice "Background AOF rewrite finished successfully"
-                            | Error e, _ ->
-                                AofBase.cleanTemporaries opened.Dir
-                                log.Warning(sprintf "Background AOF rewrite terminated with error: %s" e)
+                            try
+                                match written, layout with
+                                | Ok newBase, Some lay ->
+                                    log.Notice "Background AOF rewrite terminated with success"
+                                    layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
+                                    lastRewriteOk <- true
+                                    rewrites <- rewrites + 1L
+                                    rewriteBaseSize <- snd (sizes ())
+                                    log.Notice "Background AOF rewrite finished successfully"
+                                | Error e, _ ->
+                                    AofBase.cleanTemporaries opened.Dir
+                                    log.Warning(sprintf "Background AOF rewrite terminated with error: %s" e)
+                                    lastRewriteOk <- false
+                                    // Retried later, as Redis retries a failed rewrite.
+                                    retryAtMs <- nowMs () + 5000L
+                                | Ok _, None -> ()
+                            with e ->
+                                // An error past the write (switching the manifest): a failed rewrite, never a
+                                // crash of the whole server from a background thread.
+                                log.Warning(sprintf "Background AOF rewrite terminated with error: %s" e.Message)
                                 lastRewriteOk <- false
-                                // Retried later, as Redis retries a failed rewrite.
                                 retryAtMs <- nowMs () + 5000L
-                            | Ok _, None -> ()
                         finally
                             lastRewriteSec <- (nowMs () - rewriteStartMs) / 1000L
                             rewriting <- false

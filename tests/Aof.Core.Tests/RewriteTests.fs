@@ -110,3 +110,10 @@ let ``the rewrite writes one SET per string and a PEXPIREAT only for keys with a
         let sets = events |> List.filter (fun e -> match e.Op with Op.Set _ -> true | _ -> false) |> List.length
         let expires = events |> List.filter (fun e -> match e.Op with Op.PExpireAt _ -> true | _ -> false) |> List.length
         sets = live && expires = withTtl && events.Length = sets + expires)
+
+[<Fact>]
+let ``bulk replay of a rewritten base equals replay of it`` () =
+    check (fun steps ->
+        let run = runReal steps
+        let events = Rewrite.project run.Now run.Final |> List.ofSeq
+        Keyspace.toMap (Evolve.replayBulk (Keyspace.create databases) events) = Keyspace.toMap (Evolve.replay (Keyspace.create databases) events))
