@@ -5,7 +5,7 @@
 //   format   dotnet format (when the SDK has it; never fails the build)
 //   pack     dotnet publish src/Aof.Server -c Release -o artifacts/aof-server
 //   bench    our server vs real redis-server under redis-benchmark; prints a text and a markdown table
-//            options: --suite core,aof,load (default all three), --runs N (env BENCH_RUNS, default 3),
+//            options: --suite core,aof,load,rewrite (default all), --runs N (env BENCH_RUNS, default 3),
 //                     --requests N (env BENCH_REQUESTS, default 200000),
 //                     --clients N (env BENCH_CLIENTS, default 50)
 //
@@ -85,7 +85,7 @@ let options (args: string list) =
         { Runs = fromEnv "BENCH_RUNS" 3
           Requests = fromEnv "BENCH_REQUESTS" 200000
           Clients = fromEnv "BENCH_CLIENTS" 50
-          Suites = [ "core"; "aof"; "load" ] }
+          Suites = [ "core"; "aof"; "load"; "rewrite" ] }
         args
 
 /// True once the server on `port` answers PING (a NOAUTH error counts as an answer too; -LOADING does not).
@@ -246,6 +246,77 @@ let loadTime (o: Options) =
     finally
         try Directory.Delete(work, true) with _ -> ()
 
+/// The p99 latency column of a redis-benchmark --csv result.
+let p99 (csv: string) =
+    csv.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+    |> Array.map (fun line -> line.Trim().Split(',') |> Array.map (fun f -> f.Trim('"')))
+    |> Array.tryFind (fun f -> f.Length >= 7 && f[0] <> "test")
+    |> Option.map (fun f -> Double.Parse(f[6], Globalization.CultureInfo.InvariantCulture))
+    |> Option.defaultValue nan
+
+let infoField (port: int) (name: string) =
+    (snd (capture "redis-cli" [ "-p"; string port; "info"; "persistence" ])).Split('\n')
+    |> Array.tryPick (fun l -> if l.StartsWith(name + ":") then Some(l.Substring(name.Length + 1).Trim()) else None)
+    |> Option.defaultValue ""
+
+/// Starts a rewrite and waits for it to end; its wall time in seconds.
+let rewriteOnce (port: int) =
+    let sw = Stopwatch.StartNew()
+    capture "redis-cli" [ "-p"; string port; "bgrewriteaof" ] |> ignore
+    Threading.Thread.Sleep 5
+    while infoField port "aof_rewrite_in_progress" = "1" || infoField port "aof_rewrite_scheduled" = "1" do
+        Threading.Thread.Sleep 5
+    sw.Elapsed.TotalSeconds
+
+/// Issue 4's figures: with ~1M keys in each server, BGREWRITEAOF wall time and base size, and SET's p99
+/// latency with rewrites running back to back against its p99 with none.
+let rewriteSuite (o: Options) =
+    let run (name: string) exe (args: string list) port =
+        let dir = Path.Combine(Path.GetTempPath(), sprintf "aof-bench-%d-rw-%s" Environment.ProcessId name)
+        if Directory.Exists dir then Directory.Delete(dir, true)
+        Directory.CreateDirectory dir |> ignore
+        let p = startServer exe (args @ [ "--dir"; dir; "--appendonly"; "yes"; "--appendfsync"; "everysec" ])
+        try
+            waitServing name p port
+            printfn "rewrite: %s: filling ~1M keys" name
+            check (fst (capture "redis-benchmark" [ "-p"; string port; "-t"; "set"; "-r"; "1000000"; "-n"; "2000000"; "-P"; "16"; "-q" ])) "fill"
+            let times = [ for _ in 1 .. o.Runs -> rewriteOnce port ]
+            let baseSize = int64 (infoField port "aof_base_size")
+            let latency () =
+                p99 (snd (capture "redis-benchmark" [ "-p"; string port; "-t"; "set"; "-r"; "1000000"; "-n"; string o.Requests; "-c"; string o.Clients; "--csv" ]))
+            let quiet = [ for _ in 1 .. o.Runs -> latency () ]
+            // Rewrites back to back for as long as the measurement runs.
+            let stop = ref false
+            let rewriter = Threading.Thread(fun () -> while not stop.Value do rewriteOnce port |> ignore)
+            rewriter.Start()
+            let busy =
+                try [ for _ in 1 .. o.Runs -> latency () ]
+                finally
+                    stop.Value <- true
+                    rewriter.Join()
+            median times, baseSize, median quiet, median busy
+        finally
+            stopServer p
+            try Directory.Delete(dir, true) with _ -> ()
+    let oursT, oursB, oursQ, oursBusy = run "ours" "dotnet" [ dll; "--port"; string oursPort ] oursPort
+    let redisT, redisB, redisQ, redisBusy = run "redis" "redis-server" [ "--port"; string redisPort; "--save"; ""; "--aof-use-rdb-preamble"; "no" ] redisPort
+    printfn ""
+    printfn "## BGREWRITEAOF with ~1M keys"
+    printfn ""
+    printfn "Filled with `redis-benchmark -t set -r 1000000 -n 2000000 -P 16`; AOF on, everysec, Redis's preamble off."
+    printfn "Wall time: BGREWRITEAOF until INFO says no rewrite is in progress, median of %d. Latency:" o.Runs
+    printfn "`redis-benchmark -t set -r 1000000 -n %d -c %d`, p99 in ms, median of %d runs, with no rewrite and" o.Requests o.Clients o.Runs
+    printfn "with rewrites running back to back throughout."
+    printfn ""
+    printfn "| | ours | redis | ratio (ours/redis) |"
+    printfn "| --- | ---: | ---: | ---: |"
+    printfn "| rewrite wall time (s) | %.2f | %.2f | %.2f |" oursT redisT (oursT / redisT)
+    printfn "| base size (bytes) | %d | %d | %.2f |" oursB redisB (float oursB / float redisB)
+    printfn "| SET p99, no rewrite (ms) | %.3f | %.3f | |" oursQ redisQ
+    printfn "| SET p99, during rewrites (ms) | %.3f | %.3f | |" oursBusy redisBusy
+    printfn "| p99 during / p99 without | %.2f | %.2f | |" (oursBusy / oursQ) (redisBusy / redisQ)
+    printfn ""
+
 let bench (args: string list) =
     let o = options args
     for tool in [ "redis-server"; "redis-benchmark"; "redis-cli" ] do
@@ -262,6 +333,7 @@ let bench (args: string list) =
                 [ "--appendonly"; "yes"; "--appendfsync"; policy ]
                 [ "--appendonly"; "yes"; "--appendfsync"; policy; "--aof-use-rdb-preamble"; "no" ]
     if List.contains "load" o.Suites then loadTime o
+    if List.contains "rewrite" o.Suites then rewriteSuite o
 
 // ---------------------------------------------------------------- main
 

@@ -34,7 +34,9 @@ type Op =
 type Event = { Db: int; Op: Op }
 
 module Event =
-    let private b (s: string) = Bytes.ofString s
+    // Command names are encoded once: a rewrite writes one per key.
+    let private names = System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>()
+    let private b (s: string) = names.GetOrAdd(s, Bytes.ofString)
     let private n (x: int64) = Num.formatInt64 x
 
     /// The RESP command that records this op in an AOF.

@@ -206,7 +206,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                             rewriting <- false
                             aof |> Option.iter (fun l -> l.SkipSync <- false))
 
-                Threading.Thread(work, IsBackground = true, Name = "aof-rewrite").Start()
+                // The executor comes first: the rewrite takes whatever CPU is left, as a forked child would.
+                Threading.Thread(work, IsBackground = true, Name = "aof-rewrite", Priority = Threading.ThreadPriority.Lowest).Start()
                 Ok()
             | _ ->
                 // With the log off, Redis still writes a fresh base: the same projection, synchronously here.
