@@ -21,9 +21,10 @@ module AofBase =
                 File.Delete f
 
     /// Writes `events` as an AOF file at `path`, durably, in chunks: a temporary, fsync, rename, fsync of the
-    /// directory. `step` is told "base-half-written" after the first chunk and "base-written" after the
-    /// rename (a test hook for crashes at those points).
-    let writeFileWith (path: string) (events: Event seq) (step: string -> unit) : unit =
+    /// directory. With `incrementalSync` (aof-rewrite-incremental-fsync) every 4 MiB is synced as it goes,
+    /// as Redis does, so the final sync never has a whole base to flush at once. `step` is told
+    /// "base-half-written" after the first chunk and "base-written" after the rename (a test hook).
+    let writeFileWith (path: string) (events: Event seq) (incrementalSync: bool) (step: string -> unit) : unit =
         let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
         let sink = FileSink.openAppend temp
 
@@ -41,6 +42,7 @@ module AofBase =
                     buffer.ResetWrittenCount()
                     chunks <- chunks + 1
                     if chunks = 1 then step "base-half-written"
+                    if incrementalSync && chunks % 4 = 0 then sink.Sync()
 
             sink.Write buffer.WrittenSpan
             if chunks = 0 then step "base-half-written"
@@ -52,7 +54,7 @@ module AofBase =
         FileSink.syncDirectory (Path.GetDirectoryName path)
         step "base-written"
 
-    let writeFile (path: string) (events: Event seq) : unit = writeFileWith path events ignore
+    let writeFile (path: string) (events: Event seq) : unit = writeFileWith path events true ignore
 
     /// Makes `events` the new base with a fresh incr after it; returns the new layout and the incr's path.
     let switchTo (log: Log) (layout: AofLayout) (events: Event seq) : AofLayout * string =

@@ -30,10 +30,10 @@ module AofRewrite =
         next, incr
 
     /// Step 3: the new base, written from the snapshot's events; `step` is the test hook.
-    let writeBase (layout: AofLayout) (events: Event seq) (step: string -> unit) : AofFileInfo =
+    let writeBase (layout: AofLayout) (events: Event seq) (incrementalSync: bool) (step: string -> unit) : AofFileInfo =
         let seq = 1L + (layout.Manifest.Base |> Option.map (fun b -> b.Seq) |> Option.defaultValue 0L)
         let info = { Name = Manifest.baseFileName layout.AppendFilename seq; Seq = seq; Type = AofFileType.Base }
-        AofBase.writeFileWith (AofLayout.filePath layout info.Name) events step
+        AofBase.writeFileWith (AofLayout.filePath layout info.Name) events incrementalSync step
         info
 
     /// Steps 4 and 5: the manifest names the new base and the incrs from `firstIncr` on; the rest is history,

@@ -173,7 +173,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 let work () =
                     let written =
                         try
-                            Ok(AofRewrite.writeBase opened (Rewrite.project now snapshot) hooks.RewriteStep)
+                            Ok(AofRewrite.writeBase opened (Rewrite.project now snapshot) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
                         with e ->
                             Error e.Message
 
