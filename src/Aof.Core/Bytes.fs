@@ -47,6 +47,28 @@ module Bytes =
 
             ok
 
+    /// Redis's sdscatrepr: the text in double quotes with \\ \" \n \r \t \a \b escaped and other
+    /// unprintable characters as \xHH, so its word splitting gives the text back. `keepHigh` leaves
+    /// characters above 0x7e as they are (text that is not bytes, such as a config value).
+    let repr (keepHigh: bool) (s: string) : string =
+        let sb = StringBuilder(s.Length + 2)
+        sb.Append '"' |> ignore
+
+        for c in s do
+            match c with
+            | '\\' -> sb.Append "\\\\" |> ignore
+            | '"' -> sb.Append "\\\"" |> ignore
+            | '\n' -> sb.Append "\\n" |> ignore
+            | '\r' -> sb.Append "\\r" |> ignore
+            | '\t' -> sb.Append "\\t" |> ignore
+            | '\a' -> sb.Append "\\a" |> ignore
+            | '\b' -> sb.Append "\\b" |> ignore
+            | c when c >= ' ' && c <= '~' -> sb.Append c |> ignore
+            | c when keepHigh && c > '\127' -> sb.Append c |> ignore
+            | c -> sb.AppendFormat("\\x{0:x2}", int c) |> ignore
+
+        sb.Append('"').ToString()
+
     let toLower (b: byte[]) : string =
         String(Array.map (fun (c: byte) -> if c >= 65uy && c <= 90uy then char (c + 32uy) else char c) b)
 

@@ -52,23 +52,7 @@ module Manifest =
     let private needsQuoting (name: string) =
         name |> Seq.exists (fun c -> c <= ' ' || c > '~' || c = '"' || c = '\\')
 
-    let private quote (name: string) =
-        let sb = StringBuilder("\"")
-
-        for c in name do
-            match c with
-            | '\\' -> sb.Append "\\\\" |> ignore
-            | '"' -> sb.Append "\\\"" |> ignore
-            | '\n' -> sb.Append "\\n" |> ignore
-            | '\r' -> sb.Append "\\r" |> ignore
-            | '\t' -> sb.Append "\\t" |> ignore
-            | '\a' -> sb.Append "\\a" |> ignore
-            | '\b' -> sb.Append "\\b" |> ignore
-            | c when c > ' ' && c <= '~' -> sb.Append c |> ignore
-            | c when c = ' ' -> sb.Append c |> ignore
-            | c -> sb.AppendFormat("\\x{0:x2}", int c) |> ignore
-
-        sb.Append('"').ToString()
+    let private quote (name: string) = Bytes.repr false name
 
     let private line (f: AofFileInfo) =
         let name = if needsQuoting f.Name then quote f.Name else f.Name

@@ -36,28 +36,8 @@ module AofRewrite =
         AofBase.writeFileWith (AofLayout.filePath layout info.Name) events incrementalSync step
         info
 
-    /// Steps 4 and 5: the manifest names the new base and the incrs from `firstIncr` on; the rest is history,
-    /// deleted once the switch is durable.
-    let switchTo (log: Log) (layout: AofLayout) (newBase: AofFileInfo) (firstIncr: int64) (step: string -> unit) : AofLayout =
-        let m = layout.Manifest
-        let kept, older = m.Incrs |> List.partition (fun f -> f.Seq >= firstIncr)
-        let history = m.History @ (Option.toList m.Base @ older |> List.map (fun f -> { f with Type = AofFileType.History }))
-        let switched = { layout with Manifest = { Base = Some newBase; History = history; Incrs = kept } }
-        AofLayout.persist switched
-        step "manifest-switched"
-
-        for f in history do
-            let p = AofLayout.filePath layout f.Name
-
-            if File.Exists p then
-                log.Notice(sprintf "Removing the history file %s in the background" f.Name)
-                File.Delete p
-
-        let clean = { switched with Manifest = { switched.Manifest with History = [] } }
-        AofLayout.persist clean
-        clean
-
-    /// On start: history files a crash left behind are deleted and dropped from the manifest.
+    /// History files are deleted and dropped from the manifest: after a switch, and on start for what a crash
+    /// left behind.
     let deleteHistory (log: Log) (layout: AofLayout) : AofLayout =
         if layout.Manifest.History.IsEmpty then
             layout
@@ -72,3 +52,15 @@ module AofRewrite =
             let clean = { layout with Manifest = { layout.Manifest with History = [] } }
             AofLayout.persist clean
             clean
+
+    /// Steps 4 and 5: the manifest names the new base and the incrs from `firstIncr` on; the rest is history,
+    /// deleted once the switch is durable.
+    let switchTo (log: Log) (layout: AofLayout) (newBase: AofFileInfo) (firstIncr: int64) (step: string -> unit) : AofLayout =
+        let m = layout.Manifest
+        let kept, older = m.Incrs |> List.partition (fun f -> f.Seq >= firstIncr)
+        let history = m.History @ (Option.toList m.Base @ older |> List.map (fun f -> { f with Type = AofFileType.History }))
+        let switched = { layout with Manifest = { Base = Some newBase; History = history; Incrs = kept } }
+        AofLayout.persist switched
+        step "manifest-switched"
+        deleteHistory log switched
+

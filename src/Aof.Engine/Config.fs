@@ -182,23 +182,7 @@ module Config =
 
     /// Double-quotes a word so that `splitArgs` gives it back unchanged. Characters above 0x7e are
     /// left as they are (they pass through splitting untouched), so no text encoding is assumed.
-    let quote (s: string) : string =
-        let sb = StringBuilder(s.Length + 2)
-        sb.Append '"' |> ignore
-
-        for c in s do
-            match c with
-            | '\\' -> sb.Append "\\\\" |> ignore
-            | '"' -> sb.Append "\\\"" |> ignore
-            | '\n' -> sb.Append "\\n" |> ignore
-            | '\r' -> sb.Append "\\r" |> ignore
-            | '\t' -> sb.Append "\\t" |> ignore
-            | '\a' -> sb.Append "\\a" |> ignore
-            | '\b' -> sb.Append "\\b" |> ignore
-            | c when c < ' ' || c = '\127' -> sb.AppendFormat("\\x{0:x2}", int c) |> ignore
-            | c -> sb.Append c |> ignore
-
-        sb.Append('"').ToString()
+    let quote (s: string) : string = Bytes.repr true s
 
     // ---------------------------------------------------------------------------------------------
     // Values: Redis's integer (string2ll) and memory (memtoll) rules, and its error wording.

@@ -632,24 +632,13 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
     /// Called by the host once it listens. With the AOF on, the data is loaded now, on its own thread, while
     /// clients that connect meanwhile get -LOADING; a fatal loading error stops the server with exit code 1.
-    member _.Ready() : unit =
+    member this.Ready() : unit =
         if not persistence.Loading then
             log.Notice "Ready to accept connections tcp"
         else
             let load () =
-                let sw = Diagnostics.Stopwatch.StartNew()
-
-                match persistence.LoadAtStart() with
-                | Ok ks ->
-                    Monitor.Enter gate
-
-                    try
-                        keyspace <- ks
-                    finally
-                        Monitor.Exit gate
-
-                    ignore sw
-                    log.Notice "Ready to accept connections tcp"
+                match this.LoadNow() with
+                | Ok() -> log.Notice "Ready to accept connections tcp"
                 | Error message ->
                     log.Warning message
                     exitCode <- 1
@@ -658,7 +647,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             Thread(load, IsBackground = true, Name = "aof-load").Start()
 
     /// Loads the data synchronously (no clients yet): for embedding the engine and for tests.
-    member this.LoadNow() : Result<unit, string> =
+    member _.LoadNow() : Result<unit, string> =
         if not persistence.Loading then
             Ok()
         else
