@@ -120,20 +120,6 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
         changed
 
-    let clientLine (s: Session) (nowMs: int64) =
-        sprintf
-            "id=%d addr=%s laddr=%s fd=0 name=%s age=%d idle=%d flags=%s db=%d sub=0 psub=0 ssub=0 multi=%d qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=%s user=default redir=-1 resp=2"
-            s.Id
-            s.Addr
-            s.LAddr
-            (Bytes.toString s.Name)
-            ((nowMs - s.CreatedMs) / 1000L)
-            ((nowMs - s.LastInteractionMs) / 1000L)
-            (if s.InMulti then "x" else "N")
-            s.Db
-            (if s.InMulti then s.Queue.Count else -1)
-            s.LastCommand
-
     let infoInput (now: int64) =
         let avg = Array.sum opsSamples / int64 opsSamples.Length
 
@@ -147,104 +133,6 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
           ConfigFile = configFile
           OpsPerSec = avg
           Aof = persistence.Info }
-
-    let validName (name: byte[]) =
-        name |> Array.forall (fun c -> c > 32uy && c < 127uy)
-
-    let killClients (me: Session) (filters: (string * string) list) : Result<int, Reply> =
-        let mutable skipMe = true
-        let mutable bad = ValueNone
-        let mutable preds: (Session -> bool) list = []
-
-        for (k, v) in filters do
-            match k with
-            | "id" ->
-                match Int64.TryParse v with
-                | true, id when id > 0L -> preds <- (fun s -> s.Id = id) :: preds
-                | _ -> bad <- ValueSome(Reply.Error "ERR client-id should be greater than 0")
-            | "addr" -> preds <- (fun s -> s.Addr = v) :: preds
-            | "laddr" -> preds <- (fun s -> s.LAddr = v) :: preds
-            | "user" -> preds <- (fun _ -> v = "default") :: preds
-            | "type" ->
-                match v.ToLowerInvariant() with
-                | "normal" -> ()
-                | "master"
-                | "replica"
-                | "slave"
-                | "pubsub" -> preds <- (fun _ -> false) :: preds
-                | _ -> bad <- ValueSome(Reply.Error(sprintf "ERR Unknown client type '%s'" v))
-            | "skipme" ->
-                match v.ToLowerInvariant() with
-                | "yes" -> skipMe <- true
-                | "no" -> skipMe <- false
-                | _ -> bad <- ValueSome Reply.syntaxError
-            | "maxage" ->
-                match Int64.TryParse v with
-                | true, age ->
-                    let now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
-                    preds <- (fun s -> (now - s.CreatedMs) / 1000L >= age) :: preds
-                | _ -> bad <- ValueSome Reply.syntaxError
-            | _ -> bad <- ValueSome Reply.syntaxError
-
-        match bad with
-        | ValueSome e -> Error e
-        | ValueNone ->
-            let victims =
-                sessions.Values
-                |> Seq.filter (fun s -> not (skipMe && s.Id = me.Id) && preds |> List.forall (fun p -> p s))
-                |> Seq.toList
-
-            for s in victims do
-                s.Kill()
-
-            Ok victims.Length
-
-    let commandInfo (name: string) (arity: int) =
-        Reply.Array
-            [| Reply.bulkString name
-               Reply.Integer(int64 arity)
-               Reply.emptyArray
-               Reply.zero
-               Reply.zero
-               Reply.zero
-               Reply.emptyArray
-               Reply.emptyArray
-               Reply.emptyArray
-               Reply.emptyArray |]
-
-    let hello (session: Session) version auth name : Reply =
-        match version with
-        | ValueSome v when v <> 2 && v <> 3 -> Reply.Error "NOPROTO unsupported protocol version"
-        | ValueSome 3 -> Reply.Error "NOPROTO unsupported protocol version"
-        | _ ->
-            let authOk =
-                match auth, settings.RequirePass with
-                | ValueNone, _ -> Ok()
-                | ValueSome(user, pass), Some required when user = "default" && pass = required -> Ok()
-                | ValueSome(user, _), None when user = "default" -> Ok()
-                | ValueSome _, _ -> Error(Reply.Error "WRONGPASS invalid username-password pair or user is disabled.")
-
-            match authOk with
-            | Error e -> e
-            | Ok() when auth.IsNone && settings.RequirePass.IsSome && not session.Authenticated ->
-                Reply.Error
-                    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
-            | Ok() ->
-                if auth.IsSome then session.Authenticated <- true
-
-                match name with
-                | ValueSome n when not (validName n) -> Reply.Error "ERR Client names cannot contain spaces, newlines or special characters."
-                | _ ->
-                    name |> ValueOption.iter (fun n -> session.Name <- n)
-
-                    Reply.Array
-                        [| Reply.bulkString "server"; Reply.bulkString "redis"
-                           Reply.bulkString "version"; Reply.bulkString Info.version
-                           Reply.bulkString "proto"; Reply.Integer 2L
-                           Reply.bulkString "id"; Reply.Integer session.Id
-                           Reply.bulkString "mode"; Reply.bulkString "standalone"
-                           Reply.bulkString "role"; Reply.bulkString "master"
-                           Reply.bulkString "modules"; Reply.emptyArray |]
 
     let requestShutdown (why: string) =
         if not shutdown.IsCancellationRequested then
@@ -409,34 +297,34 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             Reply.ok
         | Control.ConfigRewrite -> Reply.Error "ERR The server is running without a config file"
         | Control.ClientSetName name ->
-            if not (validName name) then
+            if not (Clients.validName name) then
                 Reply.Error "ERR Client names cannot contain spaces, newlines or special characters."
             else
                 session.Name <- name
                 Reply.ok
         | Control.ClientGetName -> if session.Name.Length = 0 then Reply.Nil else Reply.Bulk session.Name
         | Control.ClientId -> Reply.Integer session.Id
-        | Control.ClientInfo -> Reply.bulkString (clientLine session now + "\n")
+        | Control.ClientInfo -> Reply.bulkString (Clients.line session now + "\n")
         | Control.ClientList ->
-            let lines = sessions.Values |> Seq.sortBy (fun s -> s.Id) |> Seq.map (fun s -> clientLine s now + "\n")
+            let lines = sessions.Values |> Seq.sortBy (fun s -> s.Id) |> Seq.map (fun s -> Clients.line s now + "\n")
             Reply.bulkString (String.Concat lines)
         | Control.ClientKill filters ->
-            match killClients session filters with
+            match Clients.kill sessions.Values session filters with
             | Ok n -> Reply.Integer(int64 n)
             | Error e -> e
         | Control.ClientKillAddr addr ->
-            match killClients session [ "addr", addr; "skipme", "no" ] with
+            match Clients.kill sessions.Values session [ "addr", addr; "skipme", "no" ] with
             | Ok 0 -> Reply.Error "ERR No such client"
             | Ok _ -> Reply.ok
             | Error e -> e
         | Control.ClientNoEvict -> Reply.ok
         | Control.CommandCount -> Reply.Integer(int64 Command.all.Length)
-        | Control.CommandList -> Reply.Array [| for (n, a) in Command.all -> commandInfo n a |]
+        | Control.CommandList -> Reply.Array [| for (n, a) in Command.all -> Clients.commandInfo n a |]
         | Control.CommandInfo names ->
             Reply.Array
                 [| for n in names ->
                        match Command.all |> List.tryFind (fun (c, _) -> c = n) with
-                       | Some(c, a) -> commandInfo c a
+                       | Some(c, a) -> Clients.commandInfo c a
                        | None -> Reply.NilArray |]
         | Control.CommandDocs names ->
             let wanted = if names.IsEmpty then Command.all |> List.map fst else names |> List.filter (fun n -> Command.all |> List.exists (fun (c, _) -> c = n))
@@ -455,7 +343,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             // Stop logs "User requested shutdown...", as Redis does once for SHUTDOWN.
             requestShutdown null
             Reply.ok
-        | Control.Hello(version, auth, name) -> hello session version auth name
+        | Control.Hello(version, auth, name) -> Clients.hello settings.RequirePass session version auth name
         | Control.Debug d -> debug session d
         | Control.BgRewriteAof ->
             match persistence.StartRewrite keyspace with
