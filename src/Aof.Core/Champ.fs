@@ -249,6 +249,14 @@ module internal ChampTrie =
         else
             Node(owner, n.DataMap ||| bit, n.NodeMap ^^^ bit, pairs, children)
 
+    /// A collision node with `pairs`: updated in place when owned, otherwise a new node.
+    let withCollisionPairs (owner: Owner) (n: Node<'V>) (pairs: Pair<'V>[]) : Node<'V> =
+        if editable owner n then
+            n.Pairs <- pairs
+            n
+        else
+            Node(owner, 0u, 0u, pairs, Array.Empty())
+
     /// Sets `key`; `added` becomes true when the key was new. Returns `n` itself when it was edited in place.
     let rec insert
         (owner: Owner)
@@ -266,13 +274,7 @@ module internal ChampTrie =
                 setPair owner n i (Pair(n.Pairs[i].Key, value))
             else
                 added <- true
-                let pairs = insertAt n.Pairs n.Pairs.Length (Pair(key, value))
-
-                if editable owner n then
-                    n.Pairs <- pairs
-                    n
-                else
-                    Node(owner, 0u, 0u, pairs, Array.Empty())
+                withCollisionPairs owner n (insertAt n.Pairs n.Pairs.Length (Pair(key, value)))
         else
             let bit = bitFor hash shift
 
@@ -310,13 +312,7 @@ module internal ChampTrie =
                 n
             else
                 removed <- true
-                let pairs = removeAt n.Pairs i
-
-                if editable owner n then
-                    n.Pairs <- pairs
-                    n
-                else
-                    Node(owner, 0u, 0u, pairs, Array.Empty())
+                withCollisionPairs owner n (removeAt n.Pairs i)
         else
             let bit = bitFor hash shift
 

@@ -179,6 +179,10 @@ type RespReader =
 
         p
 
+    /// A closing quote at `p` must end the argument: `"a"b` is an error, not `ab` (both quote kinds).
+    static member private QuoteNotAtEnd(line: ReadOnlySpan<byte>, p: int) : bool =
+        p + 1 < line.Length && not (RespReader.IsSpace line[p + 1])
+
     /// One inline argument starting at a non-blank `start`, split as Redis's sdssplitargs does. Returns the
     /// index just past it, or -1 for unbalanced quotes; `length` is its unescaped size, and its bytes go to
     /// `dest` when `write` (the caller measures first, then allocates exactly).
@@ -221,10 +225,7 @@ type RespReader =
                     RespReader.Emit(dest, write, n, escaped)
                     n <- n + 1
                 elif c = '"'B then
-                    // A closing quote must end the argument: `"a"b` is an error, not `ab`.
-                    if p + 1 < line.Length && not (RespReader.IsSpace line[p + 1]) then
-                        bad <- true
-
+                    bad <- RespReader.QuoteNotAtEnd(line, p)
                     fin <- true
                 elif p >= line.Length then
                     bad <- true
@@ -238,9 +239,7 @@ type RespReader =
                     RespReader.Emit(dest, write, n, '\''B)
                     n <- n + 1
                 elif c = '\''B then
-                    if p + 1 < line.Length && not (RespReader.IsSpace line[p + 1]) then
-                        bad <- true
-
+                    bad <- RespReader.QuoteNotAtEnd(line, p)
                     fin <- true
                 elif p >= line.Length then
                     bad <- true
