@@ -73,6 +73,18 @@ type Command =
     /// TTL, PTTL, EXPIRETIME, PEXPIRETIME.
     | Ttl of key: byte[] * unit: TimeUnit * absolute: bool
     | Persist of key: byte[]
+    /// OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ.
+    | Object of subcommand: ObjectSub * key: byte[]
+    | Lists of ListCommand
+    | Hashes of HashCommand
+    | Sets of SetCommand
+    | SortedSets of ZSetCommand
+
+and [<RequireQualifiedAccess>] ObjectSub =
+    | Encoding
+    | RefCount
+    | IdleTime
+    | Freq
 
 /// Commands about the connection or the server rather than the data: the engine carries them out.
 [<RequireQualifiedAccess>]
@@ -452,6 +464,17 @@ module Command =
         else
             Error(Reply.Error(sprintf "ERR unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP." (Bytes.toString sub)))
 
+    let private parseObject (a: byte[][]) : Result<Request, Reply> =
+        let sub = a[1]
+        let withKey (name: string) (s: ObjectSub) =
+            if a.Length = 3 then ok (Command.Object(s, a[2])) else Error(Reply.wrongArity ("object|" + name))
+
+        if Bytes.eqLower "encoding" sub then withKey "encoding" ObjectSub.Encoding
+        elif Bytes.eqLower "refcount" sub then withKey "refcount" ObjectSub.RefCount
+        elif Bytes.eqLower "idletime" sub then withKey "idletime" ObjectSub.IdleTime
+        elif Bytes.eqLower "freq" sub then withKey "freq" ObjectSub.Freq
+        else Error(unknownSubcommand sub "object")
+
     let private specs: (string * int * (byte[][] -> Result<Request, Reply>)) list =
         [ "ping", -1, (fun a -> if a.Length > 2 then Error(Reply.wrongArity "ping") else ok (Command.Ping(if a.Length = 2 then ValueSome a[1] else ValueNone)))
           "echo", 2, (fun a -> ok (Command.Echo a[1]))
@@ -522,6 +545,7 @@ module Command =
           "expiretime", 2, (fun a -> ok (Command.Ttl(a[1], TimeUnit.Seconds, true)))
           "pexpiretime", 2, (fun a -> ok (Command.Ttl(a[1], TimeUnit.Millis, true)))
           "persist", 2, (fun a -> ok (Command.Persist a[1]))
+          "object", -2, parseObject
           "select", 2, (fun a -> intArg a[1] |> Result.map (fun db -> Request.Control(Control.Select db)))
           "multi", 1, (fun _ -> ctl Control.Multi)
           "exec", 1, (fun _ -> ctl Control.Exec)
@@ -554,21 +578,37 @@ module Command =
     let private okWhileLoading =
         set [ "auth"; "client"; "command"; "config"; "debug"; "hello"; "info"; "quit"; "reset"; "select"; "shutdown" ]
 
+    /// The collection families' commands, each family's parser wrapped into a request.
+    let private families: (string * int * bool * (byte[][] -> Result<Request, Reply>)) list =
+        let wrap (specs: (string * int * bool * (byte[][] -> Result<'C, Reply>)) list) (mk: 'C -> Command) =
+            [ for (n, a, w, p) in specs -> n, a, w, (fun args -> p args |> Result.map (fun c -> Request.Data(mk c))) ]
+
+        wrap ListCommand.specs Command.Lists
+        @ wrap HashCommand.specs Command.Hashes
+        @ wrap SetCommand.specs Command.Sets
+        @ wrap ZSetCommand.specs Command.SortedSets
+
     let private table =
         let d = Collections.Generic.Dictionary<byte[], Spec>(NameComparer())
 
-        for (name, arity, parse) in specs do
+        let add name arity parse write =
             d[Bytes.ofString name] <-
                 { Name = name
                   Arity = arity
                   Parse = parse
-                  Write = writes.Contains name
+                  Write = write
                   WhileLoading = okWhileLoading.Contains name }
+
+        for (name, arity, parse) in specs do
+            add name arity parse (writes.Contains name)
+
+        for (name, arity, write, parse) in families do
+            add name arity parse write
 
         d
 
     /// Every command name this server knows, with its arity.
-    let all: (string * int) list = [ for (n, a, _) in specs -> n, a ]
+    let all: (string * int) list = [ for (n, a, _) in specs -> n, a ] @ [ for (n, a, _, _) in families -> n, a ]
 
     /// The command's entry in the table, if it is one this server knows: one lookup per command.
     let lookup (args: byte[][]) : Spec voption =
@@ -621,7 +661,12 @@ module Command =
         | Command.Move(k, _)
         | Command.Expire(_, k, _, _, _, _)
         | Command.Ttl(k, _, _)
-        | Command.Persist k -> [| k |]
+        | Command.Persist k
+        | Command.Object(_, k) -> [| k |]
+        | Command.Lists c -> ListCommand.keys c
+        | Command.Hashes c -> HashCommand.keys c
+        | Command.Sets c -> SetCommand.keys c
+        | Command.SortedSets c -> ZSetCommand.keys c
         | Command.MGet ks
         | Command.Del ks
         | Command.Exists ks -> ks
@@ -639,3 +684,11 @@ module Command =
         | Command.Keys _
         | Command.Scan _
         | Command.RandomKey -> [||]
+
+    /// For a blocking command (BLPOP, BZPOPMIN, ...): its timeout in seconds (0 = forever) and the reply
+    /// when it times out. ValueNone for every other command.
+    let blocking (cmd: Command) : struct (float * Reply) voption =
+        match cmd with
+        | Command.Lists c -> ListCommand.blocking c
+        | Command.SortedSets c -> ZSetCommand.blocking c
+        | _ -> ValueNone

@@ -2,39 +2,8 @@ namespace Aof.Core
 
 open System
 
-/// What a decision may consult besides the state: the clock and chance come in from the engine.
-[<Struct>]
-type Ctx =
-    { /// Unix time in milliseconds, fixed for the whole command (Redis's command time snapshot).
-      Now: int64
-      /// Unix time in microseconds, for TIME.
-      NowMicros: int64
-      /// A fresh random number for this command (RANDOMKEY).
-      Random: uint64
-      /// `proto-max-bulk-len`: the largest string APPEND and SETRANGE may build.
-      MaxBulkLen: int64 }
-
-/// The outcome of one command: the reply, the facts to log and apply, and counters for INFO.
-[<Struct>]
-type Decision =
-    { Reply: Reply
-      Events: Event list
-      Hits: int
-      Misses: int
-      /// Keys found expired (lazy expiry) and deleted by this command.
-      Expired: int }
-
 module Decide =
-    [<Struct>]
-    type private Outcome =
-        { R: Reply
-          Evs: Event list
-          H: int
-          M: int }
-
-    let private reply r = { R = r; Evs = []; H = 0; M = 0 }
-    let private read (found: bool) r = { R = r; Evs = []; H = (if found then 1 else 0); M = (if found then 0 else 1) }
-    let private write r evs = { R = r; Evs = evs; H = 0; M = 0 }
+    open Outcome
 
     let private tooBig = Reply.Error "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
     let private overflow = Reply.Error "ERR increment or decrement would overflow"
@@ -42,10 +11,7 @@ module Decide =
 
     let private asString (e: Entry) : byte[] voption = Value.bytes e.Value
 
-    let private typeName (e: Entry) =
-        match e.Value with
-        | Value.Str _
-        | Value.Int _ -> "string"
+    let private typeName (e: Entry) = Value.typeName e.Value
 
     /// Absolute expiry in ms for a SET-style option, or None when it overflows.
     let private absoluteMs (now: int64) (spec: ExpireSpec) : int64 voption =
@@ -98,8 +64,6 @@ module Decide =
             | ValueSome s -> Text s
             | ValueNone -> OtherType
 
-    let inline private evt (dbi: int) (op: Op) : Event = { Db = dbi; Op = op }
-    let inline private plain (o: Outcome) = struct (o, 0)
 
     let private getRange (s: byte[]) (start: int64) (stop: int64) : byte[] =
         let len = int64 s.Length
@@ -254,7 +218,8 @@ module Decide =
                 { R = r
                   Evs = evs
                   H = (if get && current.IsSome then 1 else 0)
-                  M = (if get && current.IsNone then 1 else 0) }
+                  M = (if get && current.IsNone then 1 else 0)
+                  Block = false }
 
     let private setNx (dbi: int) (db: Db) k v =
         if Champ.containsKey k db.Keys then reply Reply.zero
@@ -277,7 +242,7 @@ module Decide =
                     Reply.Bulk s
                 | _ -> Reply.Nil
 
-        { R = Reply.Array values; Evs = []; H = h; M = keys.Length - h }
+        { R = Reply.Array values; Evs = []; H = h; M = keys.Length - h; Block = false }
 
     let private msetNx (dbi: int) (db: Db) (ps: (byte[] * byte[])[]) =
         if ps |> Array.exists (fun (k, _) -> Champ.containsKey k db.Keys) then reply Reply.zero
@@ -287,13 +252,13 @@ module Decide =
         let set = [ evt dbi (Op.Set(k, v, TtlChange.Clear)) ]
 
         match findText db k with
-        | Text s -> { R = Reply.Bulk s; Evs = set; H = 1; M = 0 }
-        | Absent -> { R = Reply.Nil; Evs = set; H = 0; M = 1 }
+        | Text s -> { R = Reply.Bulk s; Evs = set; H = 1; M = 0; Block = false }
+        | Absent -> { R = Reply.Nil; Evs = set; H = 0; M = 1; Block = false }
         | OtherType -> reply Reply.wrongType
 
     let private getDel (dbi: int) (db: Db) k =
         match findText db k with
-        | Text s -> { R = Reply.Bulk s; Evs = [ evt dbi (Op.Del [| k |]) ]; H = 1; M = 0 }
+        | Text s -> { R = Reply.Bulk s; Evs = [ evt dbi (Op.Del [| k |]) ]; H = 1; M = 0; Block = false }
         | Absent -> read false Reply.Nil
         | OtherType -> reply Reply.wrongType
 
@@ -315,7 +280,7 @@ module Decide =
                     | _ when at <= ctx.Now -> [ evt dbi (Op.Del [| k |]) ]
                     | _ -> [ evt dbi (Op.PExpireAt(k, at)) ]
 
-                { R = Reply.Bulk s; Evs = evs; H = 1; M = 0 }
+                { R = Reply.Bulk s; Evs = evs; H = 1; M = 0; Block = false }
 
     let private append (ctx: Ctx) (dbi: int) (db: Db) k (v: byte[]) =
         match findText db k with
@@ -346,6 +311,7 @@ module Decide =
                     match Num.tryParseInt64 s with
                     | ValueSome n -> Ok n
                     | ValueNone -> Error Reply.notInteger
+                | _ -> Error Reply.wrongType
 
         match current with
         | Error e -> reply e
@@ -386,7 +352,7 @@ module Decide =
         for k in keys do
             if Champ.containsKey k db.Keys then n <- n + 1
 
-        { R = Reply.Integer(int64 n); Evs = []; H = n; M = keys.Length - n }
+        { R = Reply.Integer(int64 n); Evs = []; H = n; M = keys.Length - n; Block = false }
 
     let private typeOf (db: Db) k =
         match Db.tryFind k db with
@@ -454,6 +420,38 @@ module Decide =
         | ValueSome e when Expiry.has e -> write Reply.one [ evt dbi (Op.Persist k) ]
         | _ -> reply Reply.zero
 
+    /// OBJECT ENCODING's answer: what Redis 7.0 would use for a value of this size under its default
+    /// thresholds (128 entries / 64-byte elements for listpacks, 512 integers for an intset).
+    let private encoding (v: Value) : string =
+        let small (n: int) (elements: seq<byte[]>) = n <= 128 && elements |> Seq.forall (fun b -> b.Length <= 64)
+
+        match v with
+        | Value.Int _ -> "int"
+        | Value.Str s when s.Length <= 20 && (match Num.tryParseInt64 s with ValueSome n -> Bytes.equal (Num.formatInt64 n) s | ValueNone -> false) -> "int"
+        | Value.Str s -> if s.Length <= 44 then "embstr" else "raw"
+        | Value.List _ -> "quicklist"
+        | Value.Hash h -> if small (Champ.count h) (Champ.toSeq h |> Seq.collect (fun (f, v) -> [ f; v ])) then "listpack" else "hashtable"
+        | Value.Set s ->
+            let ints = Champ.count s <= 512 && Champ.toSeq s |> Seq.forall (fun (m, ()) -> (Num.tryParseInt64 m).IsSome)
+            if ints then "intset" else "hashtable"
+        | Value.ZSet z -> if small (ZSet.count z) (ZSet.toSeq z |> Seq.map (fun struct (m, _) -> m)) then "listpack" else "skiplist"
+
+    let private objectCmd (db: Db) (sub: ObjectSub) (k: byte[]) =
+        match Db.tryFind k db with
+        | ValueNone -> reply Reply.Nil
+        | ValueSome e ->
+            match sub with
+            | ObjectSub.Encoding -> reply (Reply.bulkString (encoding e.Value))
+            // Redis shares the objects of small integers, and reports them with INT_MAX references.
+            | ObjectSub.RefCount ->
+                match e.Value with
+                | Value.Int n when n >= 0L && n < 10000L -> reply (Reply.Integer 2147483647L)
+                | _ -> reply Reply.one
+            // No LRU clock is kept per key: every key reads as just used.
+            | ObjectSub.IdleTime -> reply Reply.zero
+            | ObjectSub.Freq ->
+                reply (Reply.Error "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+
     /// The body of each command, on a keyspace where the keys it touches are already purged.
     let private run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Outcome * int) =
         let db = ks.Dbs[dbi]
@@ -495,6 +493,11 @@ module Decide =
         | Command.Expire(name, k, amount, unit, absolute, cond) -> plain (expireCmd ctx dbi db name k amount unit absolute cond)
         | Command.Ttl(k, unit, absolute) -> plain (ttl ctx db k unit absolute)
         | Command.Persist k -> plain (persist dbi db k)
+        | Command.Object(sub, k) -> plain (objectCmd db sub k)
+        | Command.Lists c -> ListsDecide.run ctx ks dbi c
+        | Command.Hashes c -> HashesDecide.run ctx ks dbi c
+        | Command.Sets c -> SetsDecide.run ctx ks dbi c
+        | Command.SortedSets c -> SortedSetsDecide.run ctx ks dbi c
 
     /// Decides one command against the state: the reply and the facts to log. Keys it touches that have
     /// expired are deleted first (lazy expiry), and those deletions are among the facts.
@@ -509,7 +512,8 @@ module Decide =
           Events = (if expiredN = 0 then o.Evs else expiredEvs @ o.Evs)
           Hits = o.H
           Misses = o.M
-          Expired = expiredN + moreExpired }
+          Expired = expiredN + moreExpired
+          Blocked = o.Block }
 
     /// Decides and applies: the new state with the decision. What the executor and the tests run.
     let step (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Keyspace * Decision) =

@@ -82,9 +82,34 @@ module Digest =
             | Value.Int n ->
                 this.Mix(d, ReadOnlySpan<byte> stringType)
                 this.MixInt(d, n)
-            // Collections go here, one case each: Mix `typeBytes code` with Redis's code for the type
-            // (list 1, set 2, sorted set 3, hash 4 in Redis's numbering — confirm against a real Redis when
-            // adding them), then fold the elements into `d` the way Redis does for that type.
+            // Collections: the type code, then the elements folded in as Redis does for that type.
+            // (UNVERIFIED skeleton: each family's helper checks its case against a real Redis 7.0.)
+            | Value.List l ->
+                this.Mix(d, ReadOnlySpan<byte>(typeBytes 1))
+
+                for x in PList.toSeq l do
+                    this.Mix(d, ReadOnlySpan<byte> x)
+            | Value.Set s ->
+                this.Mix(d, ReadOnlySpan<byte>(typeBytes 2))
+
+                for (m, ()) in Champ.toSeq s do
+                    this.XorIn(d, ReadOnlySpan<byte> m)
+            | Value.ZSet z ->
+                this.Mix(d, ReadOnlySpan<byte>(typeBytes 3))
+
+                for struct (m, score) in ZSet.toSeq z do
+                    let el = Array.zeroCreate<byte> Size
+                    this.Mix(el, ReadOnlySpan<byte> m)
+                    this.Mix(el, ReadOnlySpan<byte>(Score.format score))
+                    this.XorIn(d, ReadOnlySpan<byte> el)
+            | Value.Hash h ->
+                this.Mix(d, ReadOnlySpan<byte>(typeBytes 4))
+
+                for (f, v) in Champ.toSeq h do
+                    let el = Array.zeroCreate<byte> Size
+                    this.Mix(el, ReadOnlySpan<byte> f)
+                    this.Mix(el, ReadOnlySpan<byte> v)
+                    this.XorIn(d, ReadOnlySpan<byte> el)
 
             if Expiry.has e then this.XorHash(d, expireMark)
 

@@ -28,6 +28,10 @@ type Op =
     | FlushDb
     | FlushAll
     | SwapDb of a: int * b: int
+    | Lists of ListOp
+    | Hashes of HashOp
+    | Sets of SetOp
+    | SortedSets of ZSetOp
 
 /// An op and the database it happened in (the AOF writes a SELECT when that changes).
 [<Struct>]
@@ -59,6 +63,32 @@ module Event =
         | Op.FlushDb -> [| b "FLUSHDB" |]
         | Op.FlushAll -> [| b "FLUSHALL" |]
         | Op.SwapDb(x, y) -> [| b "SWAPDB"; n (int64 x); n (int64 y) |]
+        | Op.Lists op -> ListOp.toArgs op
+        | Op.Hashes op -> HashOp.toArgs op
+        | Op.Sets op -> SetOp.toArgs op
+        | Op.SortedSets op -> ZSetOp.toArgs op
+
+    /// The keys an op writes in its database (ValueNone: it may touch any key, as FLUSHALL or SWAPDB do).
+    let keys (op: Op) : byte[][] voption =
+        match op with
+        | Op.Set(k, _, _)
+        | Op.Append(k, _)
+        | Op.SetRange(k, _, _)
+        | Op.IncrBy(k, _)
+        | Op.PExpireAt(k, _)
+        | Op.Persist k -> ValueSome [| k |]
+        | Op.MSet ps -> ValueSome(Array.map fst ps)
+        | Op.Del ks -> ValueSome ks
+        | Op.Rename(s, d) -> ValueSome [| s; d |]
+        | Op.Lists op -> ValueSome(ListOp.keys op)
+        | Op.Hashes op -> ValueSome(HashOp.keys op)
+        | Op.Sets op -> ValueSome(SetOp.keys op)
+        | Op.SortedSets op -> ValueSome(ZSetOp.keys op)
+        | Op.Move _
+        | Op.Copy _
+        | Op.FlushDb
+        | Op.FlushAll
+        | Op.SwapDb _ -> ValueNone
 
     let private int64At (args: byte[][]) i =
         if i < args.Length then Num.tryParseInt64 args[i] else ValueNone
@@ -131,4 +161,15 @@ module Event =
                 | ValueSome x, ValueSome y when x >= 0L && y >= 0L && x < 1_000_000L && y < 1_000_000L ->
                     ev (Op.SwapDb(int x, int y))
                 | _ -> bad ()
-            | _ -> bad ()
+            | name ->
+                let family (r: Result<'O, unit> voption) (mk: 'O -> Op) =
+                    match r with
+                    | ValueSome(Ok op) -> ValueSome(ev (mk op))
+                    | ValueSome(Error()) -> ValueSome(bad ())
+                    | ValueNone -> ValueNone
+
+                family (ListOp.ofArgs name a) Op.Lists
+                |> ValueOption.orElseWith (fun () -> family (HashOp.ofArgs name a) Op.Hashes)
+                |> ValueOption.orElseWith (fun () -> family (SetOp.ofArgs name a) Op.Sets)
+                |> ValueOption.orElseWith (fun () -> family (ZSetOp.ofArgs name a) Op.SortedSets)
+                |> ValueOption.defaultWith bad

@@ -8,11 +8,7 @@ module Evolve =
         | ValueSome s -> s
         | ValueNone -> [||]
 
-    /// The same value under a new identity: a key that moved is a key that was written (WATCH).
-    let private rewrap (v: Value) =
-        match v with
-        | Value.Str s -> Value.Str s
-        | Value.Int n -> Value.Int n
+    let private rewrap = Value.rewrap
 
     let private setRange (current: byte[]) (offset: int) (value: byte[]) =
         let len = max current.Length (offset + value.Length)
@@ -71,6 +67,10 @@ module Evolve =
             | ValueSome e -> db |> Db.remove s |> Db.set d (Entry(rewrap e.Value, e.ExpireAt))
             | ValueNone -> db
         | Op.FlushDb -> Db.empty
+        | Op.Lists op -> ListOp.apply op db
+        | Op.Hashes op -> HashOp.apply op db
+        | Op.Sets op -> SetOp.apply op db
+        | Op.SortedSets op -> ZSetOp.apply op db
         | Op.Move _
         | Op.Copy _
         | Op.FlushAll

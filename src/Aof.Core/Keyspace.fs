@@ -1,12 +1,27 @@
 namespace Aof.Core
 
-/// What a key holds. Strings only for now; collections join as the collections issue adds them.
+/// What a key holds. Every case is immutable and structurally shared, so a snapshot stays a reference copy.
 [<RequireQualifiedAccess>]
 type Value =
     | Str of byte[]
     /// A string that INCR and friends keep as a number (Redis's `int` encoding): counting needs no parse
     /// and no formatting; readers see its decimal text.
     | Int of int64
+    | List of PList
+    /// field -> value
+    | Hash of ChampMap<byte[]>
+    | Set of ChampMap<unit>
+    | ZSet of ZSet
+
+/// A value as plain, comparable F# data: what tests and tools compare (encodings are invisible to clients).
+[<RequireQualifiedAccess>]
+type Plain =
+    | Str of byte[]
+    | List of byte[] list
+    | Hash of Map<string, byte[]>
+    | Set of Set<string>
+    /// In order: (score, member).
+    | ZSet of (float * string) list
 
 module Value =
     /// The bytes a string value reads as.
@@ -14,6 +29,39 @@ module Value =
         match v with
         | Value.Str s -> ValueSome s
         | Value.Int n -> ValueSome(Num.formatInt64 n)
+        | Value.List _
+        | Value.Hash _
+        | Value.Set _
+        | Value.ZSet _ -> ValueNone
+
+    /// What TYPE answers.
+    let typeName (v: Value) : string =
+        match v with
+        | Value.Str _
+        | Value.Int _ -> "string"
+        | Value.List _ -> "list"
+        | Value.Hash _ -> "hash"
+        | Value.Set _ -> "set"
+        | Value.ZSet _ -> "zset"
+
+    /// The same value under a new identity: a key that moved or was copied is a key that was written (WATCH).
+    let rewrap (v: Value) : Value =
+        match v with
+        | Value.Str s -> Value.Str s
+        | Value.Int n -> Value.Int n
+        | Value.List l -> Value.List l
+        | Value.Hash h -> Value.Hash h
+        | Value.Set s -> Value.Set s
+        | Value.ZSet z -> Value.ZSet z
+
+    let toPlain (v: Value) : Plain =
+        match v with
+        | Value.Str s -> Plain.Str s
+        | Value.Int n -> Plain.Str(Num.formatInt64 n)
+        | Value.List l -> Plain.List(List.ofSeq (PList.toSeq l))
+        | Value.Hash h -> Plain.Hash(Champ.fold (fun (m: Map<string, byte[]>) k v -> m.Add(Bytes.toString k, v)) Map.empty h)
+        | Value.Set s -> Plain.Set(Champ.fold (fun (m: Set<string>) k () -> m.Add(Bytes.toString k)) Set.empty s)
+        | Value.ZSet z -> Plain.ZSet [ for struct (m, score) in ZSet.toSeq z -> score, Bytes.toString m ]
 
 /// A key's value and its absolute expiry in Unix milliseconds (`Expiry.none` when it has none).
 /// A struct, so the keyspace map is specialised for it by the JIT rather than running shared generic code.
@@ -77,19 +125,12 @@ module Keyspace =
         { Dbs = dbs }
 
     /// A plain, comparable picture of the dataset for tests and tools: db -> key -> (value, expireAt).
-    let toMap (ks: Keyspace) : Map<int, Map<string, Value * int64>> =
+    let toMap (ks: Keyspace) : Map<int, Map<string, Plain * int64>> =
         ks.Dbs
         |> Array.mapi (fun i db ->
             i,
             Champ.fold
-                (fun (m: Map<string, Value * int64>) k (e: Entry) ->
-                    // Encodings are invisible to clients: a counter compares as its text.
-                    let v =
-                        match e.Value with
-                        | Value.Int n -> Value.Str(Num.formatInt64 n)
-                        | v -> v
-
-                    m.Add(Bytes.toString k, (v, e.ExpireAt)))
+                (fun (m: Map<string, Plain * int64>) k (e: Entry) -> m.Add(Bytes.toString k, (Value.toPlain e.Value, e.ExpireAt)))
                 Map.empty
                 db.Keys)
         |> Array.filter (fun (_, m) -> not m.IsEmpty)

@@ -5,14 +5,18 @@ namespace Aof.Core
 module Rewrite =
     /// The events of one key: the value, then its expiry if it has one.
     let keyEvents (db: int) (key: byte[]) (e: Entry) : Event list =
+        let ev op = { Db = db; Op = op }
+
         let value =
             match e.Value with
-            | Value.Str s -> s
-            | Value.Int n -> Num.formatInt64 n
+            | Value.Str s -> [ ev (Op.Set(key, s, TtlChange.Clear)) ]
+            | Value.Int n -> [ ev (Op.Set(key, Num.formatInt64 n, TtlChange.Clear)) ]
+            | Value.List l -> ListOp.project key l |> List.map (Op.Lists >> ev)
+            | Value.Hash h -> HashOp.project key h |> List.map (Op.Hashes >> ev)
+            | Value.Set s -> SetOp.project key s |> List.map (Op.Sets >> ev)
+            | Value.ZSet z -> ZSetOp.project key z |> List.map (Op.SortedSets >> ev)
 
-        let set = { Db = db; Op = Op.Set(key, value, TtlChange.Clear) }
-
-        if Expiry.has e then [ set; { Db = db; Op = Op.PExpireAt(key, e.ExpireAt) } ] else [ set ]
+        if Expiry.has e then value @ [ ev (Op.PExpireAt(key, e.ExpireAt)) ] else value
 
     /// Every key of every database that is still alive at `now` (keys already expired are left out), as
     /// events; replaying them on an empty keyspace rebuilds `ks`.

@@ -30,9 +30,9 @@ type Model(databases: int) =
     member m.Put(k: byte[], v: byte[], exp: int64) = dbs[m.Db][key k] <- { V = v; Exp = exp }
     member m.Remove(k: byte[]) = dbs[m.Db].Remove(key k)
 
-    member _.ToMap() : Map<int, Map<string, Value * int64>> =
+    member _.ToMap() : Map<int, Map<string, Plain * int64>> =
         dbs
-        |> Array.mapi (fun i d -> i, d |> Seq.map (fun kv -> kv.Key, (Value.Str kv.Value.V, kv.Value.Exp)) |> Map.ofSeq)
+        |> Array.mapi (fun i d -> i, d |> Seq.map (fun kv -> kv.Key, (Plain.Str kv.Value.V, kv.Value.Exp)) |> Map.ofSeq)
         |> Array.filter (fun (_, m) -> not m.IsEmpty)
         |> Map.ofArray
 

@@ -24,7 +24,7 @@ type BuiltLog =
       Base: byte[]
       Incr: byte[]
       /// (incr length, dataset) after each step, the empty start first.
-      Points: (int64 * Map<int, Map<string, Value * int64>>) list }
+      Points: (int64 * Map<int, Map<string, Plain * int64>>) list }
 
 let private encode (commands: string list list) : byte[] =
     let out = ArrayBufferWriter<byte>()
@@ -269,7 +269,7 @@ let ``a MULTI left open at the end counts as a torn tail`` () =
 
         match load dir (truncatedFlag true) with
         | Ok state ->
-            Assert.Equal<Map<int, Map<string, Value * int64>>>(Map [ 0, Map [ "a", (Value.Str(ascii "1"), Expiry.none) ] ], state)
+            Assert.Equal<Map<int, Map<string, Plain * int64>>>(Map [ 0, Map [ "a", (Plain.Str(ascii "1"), Expiry.none) ] ], state)
             Assert.Equal(int64 whole.Length, FileInfo(Path.Combine(aofDir dir, incrName 1)).Length)
         | Error e -> failwith e
     finally
@@ -321,9 +321,9 @@ let ``TS annotations are skipped, and a torn one at the end is a torn tail`` () 
         Map
             [ 0,
               Map
-                  [ "a", (Value.Str(ascii "1#TS:3\r\n"), Expiry.none)
-                    "b", (Value.Str(ascii "2"), Expiry.none)
-                    "n", (Value.Str(ascii "1"), Expiry.none) ] ]
+                  [ "a", (Plain.Str(ascii "1#TS:3\r\n"), Expiry.none)
+                    "b", (Plain.Str(ascii "2"), Expiry.none)
+                    "n", (Plain.Str(ascii "1"), Expiry.none) ] ]
 
     for withTornAnnotation in [ false; true ] do
         let bytes = if withTornAnnotation then Array.append incr (ascii "#TS:17000") else incr
@@ -331,7 +331,7 @@ let ``TS annotations are skipped, and a torn one at the end is a torn tail`` () 
 
         try
             match load dir (truncatedFlag true) with
-            | Ok state -> Assert.Equal<Map<int, Map<string, Value * int64>>>(expected, state)
+            | Ok state -> Assert.Equal<Map<int, Map<string, Plain * int64>>>(expected, state)
             | Error e -> failwith e
 
             Assert.Equal(int64 incr.Length, FileInfo(Path.Combine(aofDir dir, incrName 1)).Length)

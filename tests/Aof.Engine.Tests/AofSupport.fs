@@ -163,7 +163,7 @@ let unitEnds (commands: LoggedCommand list) : int64 list =
 
 /// The dataset the acknowledged commands make on a server that logs nothing: the reference a restarted
 /// server must equal.
-let reference (acknowledged: string list list) : Map<int, Map<string, Value * int64>> * string =
+let reference (acknowledged: string list list) : Map<int, Map<string, Plain * int64>> * string =
     let dir = tempDir "ref"
 
     try

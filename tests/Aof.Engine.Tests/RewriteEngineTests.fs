@@ -97,7 +97,7 @@ let ``writers running through repeated rewrites lose and duplicate nothing`` () 
     Assert.Equal(expected.Count, db0.Count)
 
     for kv in expected do
-        Assert.Equal(Value.Str(Bytes.ofString kv.Value), fst db0[kv.Key])
+        Assert.Equal(Plain.Str(Bytes.ofString kv.Value), fst db0[kv.Key])
 
     again.Stop()
 
@@ -203,7 +203,7 @@ let ``a failed rewrite keeps the old files in force, cleans up and is retried`` 
     Assert.Contains("aof_rewrites:1", info s c)
     s.Stop()
     let again = start dir EngineHooks.Default []
-    Assert.Equal(Value.Str "v"B, fst (Keyspace.toMap again.Keyspace |> Map.find 0 |> Map.find "k"))
+    Assert.Equal(Plain.Str "v"B, fst (Keyspace.toMap again.Keyspace |> Map.find 0 |> Map.find "k"))
     again.Stop()
 
 [<Fact>]

@@ -1,0 +1,3 @@
+namespace Aof.Bench
+
+// SKELETON: the family helper fills this in.

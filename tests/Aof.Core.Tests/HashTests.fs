@@ -1,0 +1,3 @@
+module Aof.Core.Tests.HashTests
+
+// SKELETON: the family helper fills this in.

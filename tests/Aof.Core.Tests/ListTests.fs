@@ -1,0 +1,3 @@
+module Aof.Core.Tests.ListTests
+
+// SKELETON: the family helper fills this in.

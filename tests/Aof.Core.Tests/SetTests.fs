@@ -1,0 +1,3 @@
+module Aof.Core.Tests.SetTests
+
+// SKELETON: the family helper fills this in.

@@ -1,0 +1,3 @@
+module Aof.Core.Tests.SortedSetTests
+
+// SKELETON: the family helper fills this in.
