@@ -15,7 +15,7 @@ let line (s: Session) (nowMs: int64) =
         (Bytes.toString s.Name)
         ((nowMs - s.CreatedMs) / 1000L)
         ((nowMs - s.LastInteractionMs) / 1000L)
-        (if s.InMulti then "x" else "N")
+        (if s.InMulti then "x" elif not (isNull s.Blocked) then "b" else "N")
         s.Db
         (if s.InMulti then s.Queue.Count else -1)
         s.LastCommand

@@ -10,6 +10,7 @@ type InfoInput =
       Stats: Stats
       Keyspace: Keyspace
       ConnectedClients: int
+      BlockedClients: int
       StartedMs: int64
       NowMs: int64
       RunId: string
@@ -64,7 +65,7 @@ module Info =
               "maxclients", string s.MaxClients
               "client_recent_max_input_buffer", "0"
               "client_recent_max_output_buffer", "0"
-              "blocked_clients", "0"
+              "blocked_clients", string i.BlockedClients
               "tracking_clients", "0"
               "clients_in_timeout_table", "0" ]
         | "memory" ->

@@ -55,6 +55,15 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
     let mutable opsIndex = 0
     let mutable lastSampleMs = startedMs
     let mutable lastSampleCommands = 0L
+    // Clients blocked on keys (BLPOP & co), by `waitKey`, each list in arrival order, and all of them in
+    // arrival order too.
+    let waiting = Dictionary<string, List<Session>>()
+    let blockedOrder = List<Session>()
+    // Keys written since blocked clients were last looked at; `readyAll` when an op may have touched any key.
+    let readyKeys = List<string>()
+    let mutable readyAll = false
+    // A blocking command that found nothing to serve: Execute parks its client once the command returns.
+    let mutable parking: struct (Command * float * Reply) voption = ValueNone
 
     static let epochTicks = DateTime.UnixEpoch.Ticks
 
@@ -94,16 +103,123 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             keyspace <- Evolve.apply keyspace e
             record [ e ]
 
-    let runData (session: Session) (micros: int64) (cmd: Command) : Reply =
-        let struct (ks, d) = Decide.step (ctx micros) keyspace session.Db cmd
-        keyspace <- ks
+    static let waitKey (db: int) (key: byte[]) = string db + "\n" + Bytes.toString key
 
+    /// Remembers what a write touched, for the clients blocked on those keys (only while some are).
+    let noteReady (events: Event list) =
+        for e in events do
+            match Event.keys e.Op with
+            | ValueSome keys ->
+                for k in keys do
+                    let wk = waitKey e.Db k
+                    if waiting.ContainsKey wk then readyKeys.Add wk
+            | ValueNone -> readyAll <- true
+
+    let applyDecision (d: Decision) =
         if d.Hits <> 0 then stats.KeyspaceHits <- stats.KeyspaceHits + int64 d.Hits
         if d.Misses <> 0 then stats.KeyspaceMisses <- stats.KeyspaceMisses + int64 d.Misses
         if d.Expired <> 0 then stats.ExpiredKeys <- stats.ExpiredKeys + int64 d.Expired
-
         record d.Events
-        d.Reply
+        if blockedOrder.Count > 0 && not d.Events.IsEmpty then noteReady d.Events
+
+    let runData (session: Session) (micros: int64) (cmd: Command) : Reply =
+        let struct (ks, d) = Decide.step (ctx micros) keyspace session.Db cmd
+
+        if d.Blocked then
+            match Command.blocking cmd with
+            // Inside MULTI a blocking command cannot wait: it answers as if it had timed out, as in Redis.
+            | ValueSome(struct (_, timeoutReply)) when inExec -> timeoutReply
+            | ValueSome(struct (timeout, timeoutReply)) ->
+                parking <- ValueSome(struct (cmd, timeout, timeoutReply))
+                timeoutReply
+            | ValueNone -> d.Reply
+        else
+            keyspace <- ks
+            applyDecision d
+            d.Reply
+
+    /// The client no longer waits on its keys (served, timed out or gone).
+    let unregister (s: Session) (b: Blocked) =
+        for k in b.Keys do
+            let wk = waitKey b.Db k
+
+            match waiting.TryGetValue wk with
+            | true, l ->
+                l.Remove s |> ignore
+                if l.Count = 0 then waiting.Remove wk |> ignore
+            | _ -> ()
+
+        blockedOrder.Remove s |> ignore
+        b.Waiting <- false
+
+        if not (isNull b.Timer) then
+            b.Timer.Dispose()
+            b.Timer <- null
+
+    /// Serves blocked clients whose keys were written, in the order they blocked, as Redis does after each
+    /// command: each is decided again now, and served unless it would still block (or its key now holds the
+    /// wrong type). What a served client writes (LMOVE's destination) can make more keys ready.
+    let serveReady (micros: int64) =
+        while (readyKeys.Count > 0 || readyAll) && blockedOrder.Count > 0 do
+            let candidates =
+                if readyAll then
+                    blockedOrder.ToArray()
+                else
+                    let seen = HashSet<Session>(HashIdentity.Reference)
+
+                    [| for wk in readyKeys do
+                           match waiting.TryGetValue wk with
+                           | true, l ->
+                               for s in l do
+                                   if seen.Add s then yield s
+                           | _ -> () |]
+
+            readyKeys.Clear()
+            readyAll <- false
+
+            for s in candidates do
+                let b = s.Blocked
+
+                if not (isNull b) && b.Waiting then
+                    let struct (ks, d) = Decide.step (ctx micros) keyspace b.Db b.Cmd
+
+                    match d.Reply with
+                    | _ when d.Blocked -> ()
+                    | Reply.Error _ -> ()
+                    | r ->
+                        keyspace <- ks
+                        unregister s b
+                        applyDecision d
+                        b.Reply <- r
+                        b.Wake()
+
+        readyKeys.Clear()
+        readyAll <- false
+
+    /// Parks a client whose blocking command found nothing: it waits on the command's keys until a write
+    /// serves it, its timeout passes, or it goes away.
+    let park (session: Session) (cmd: Command) (timeout: float) (timeoutReply: Reply) (pending: List<byte[][]>) =
+        let keys = Command.keys cmd |> Array.distinctBy Bytes.toString
+        let b = Blocked(session.Db, cmd, keys, timeoutReply, pending)
+        session.Blocked <- b
+        blockedOrder.Add session
+
+        for k in keys do
+            let wk = waitKey session.Db k
+
+            match waiting.TryGetValue wk with
+            | true, l -> l.Add session
+            | _ -> waiting[wk] <- List<Session>([ session ])
+
+        if timeout > 0.0 then
+            let fire (_: obj) =
+                lock gate (fun () ->
+                    if b.Waiting then
+                        unregister session b
+                        b.Reply <- timeoutReply
+                        b.Wake())
+
+            b.Timer <- new Timer(fire, null, int64 (Math.Ceiling(timeout * 1000.0)), -1L)
 
     let watchedChanged (session: Session) (now: int64) =
         let mutable changed = false
@@ -127,6 +243,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
           Stats = stats
           Keyspace = keyspace
           ConnectedClients = sessions.Count
+          BlockedClients = blockedOrder.Count
           StartedMs = startedMs
           NowMs = now
           RunId = runId
@@ -571,11 +688,26 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
     /// Executes one read's complete commands in order and writes their replies to `output`. The host sends
     /// the replies once the returned task completes: at once, unless `appendfsync always` must first see the
-    /// batch's writes synced (then the socket threads serve other clients meanwhile).
-    member _.Execute(session: Session, commands: List<byte[][]>, output: IBufferWriter<byte>) : Tasks.ValueTask =
+    /// batch's writes synced (then the socket threads serve other clients meanwhile). A blocking command
+    /// that must wait stops the batch there: the host then waits for `session.Blocked.Woken` and calls Resume.
+    member this.Execute(session: Session, commands: List<byte[][]>, output: IBufferWriter<byte>) : Tasks.ValueTask =
+        Monitor.Enter gate
+        this.RunLocked(session, null, commands, output)
+
+    /// Answers a blocked client that was woken (served or timed out), then runs the commands that came after
+    /// its blocking command in the same read.
+    member this.Resume(session: Session, output: IBufferWriter<byte>) : Tasks.ValueTask =
+        Monitor.Enter gate
+        let b = session.Blocked
+        session.Blocked <- null
+
+        if isNull b then this.RunLocked(session, null, List<byte[][]>(), output)
+        else this.RunLocked(session, b, b.Pending, output)
+
+    /// Runs under the lock (taken by the caller, released here), then waits for durability outside it.
+    member private _.RunLocked(session: Session, woken: Blocked, commands: List<byte[][]>, output: IBufferWriter<byte>) : Tasks.ValueTask =
         let mutable upTo = 0L
         let mutable log: AofLog option = None
-        Monitor.Enter gate
 
         try
             commitPoint <- 0L
@@ -583,15 +715,26 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             // time once per command and a pipelined batch runs within microseconds).
             let micros = nowMicros ()
 
-            for i in 0 .. commands.Count - 1 do
-                if not session.IsClosing then
-                    let reply = dispatch session micros commands[i]
+            if not (isNull woken) then RespWriter.write output woken.Reply
 
+            let mutable i = 0
+
+            while i < commands.Count && not session.IsClosing && isNull session.Blocked do
+                let reply = dispatch session micros commands[i]
+
+                match parking with
+                | ValueSome(struct (cmd, timeout, timeoutReply)) ->
+                    parking <- ValueNone
+                    park session cmd timeout timeoutReply (commands.GetRange(i + 1, commands.Count - i - 1))
+                | ValueNone ->
                     match reply with
                     | Reply.Error _ -> stats.ErrorReplies <- stats.ErrorReplies + 1L
                     | _ -> ()
 
                     RespWriter.write output reply
+
+                if readyKeys.Count > 0 || readyAll then serveReady micros
+                i <- i + 1
 
             // Everything appended so far, not only this batch's writes: a read must not show another
             // client's write before that write is durable (Redis, too, replies only after the sync).
@@ -615,7 +758,11 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         let reply =
             try
                 commitPoint <- 0L
-                let r = dispatch session (nowMicros ()) args
+                let micros = nowMicros ()
+                let r = dispatch session micros args
+                // Call cannot wait: a blocking command that finds nothing answers as if it timed out.
+                parking <- ValueNone
+                if readyKeys.Count > 0 || readyAll then serveReady micros
                 log <- persistence.Current
                 upTo <- (match log with Some l -> l.Appended | None -> commitPoint)
                 r
@@ -635,7 +782,16 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         session.IsClosing <- true
 
     /// The connection is gone (either side closed it).
-    member _.Disconnect(session: Session) : unit = sessions.TryRemove session.Id |> ignore
+    member _.Disconnect(session: Session) : unit =
+        if not (isNull session.Blocked) then
+            lock gate (fun () ->
+                let b = session.Blocked
+
+                if not (isNull b) then
+                    unregister session b
+                    session.Blocked <- null)
+
+        sessions.TryRemove session.Id |> ignore
 
     /// Cancelled when the server should stop (SHUTDOWN, SIGTERM, Ctrl+C).
     member _.ShutdownRequested = shutdown.Token

@@ -12,6 +12,25 @@ type Watched =
       WEntry: Entry voption
       WWasExpired: bool }
 
+/// A client blocked by BLPOP, BZPOPMIN and the like: what it waits for, what it will be answered, and the
+/// commands that arrived after it in the same read (they run once it is answered, as in Redis).
+[<Sealed; AllowNullLiteral>]
+type Blocked(db: int, cmd: Command, keys: byte[][], timeoutReply: Reply, pending: List<byte[][]>) =
+    let woken = Tasks.TaskCompletionSource(Tasks.TaskCreationOptions.RunContinuationsAsynchronously)
+    member _.Db = db
+    member _.Cmd = cmd
+    member _.Keys = keys
+    member _.TimeoutReply = timeoutReply
+    member _.Pending = pending
+    /// The answer once served (or the timeout reply once timed out).
+    member val Reply = timeoutReply with get, set
+    member val Timer: Timer = null with get, set
+    /// Still registered on its keys (neither served, timed out nor gone).
+    member val Waiting = true with get, set
+    /// Completes when the client is served or timed out: the host then resumes it.
+    member _.Woken: Tasks.Task = woken.Task
+    member _.Wake() = woken.TrySetResult() |> ignore
+
 /// One client connection's state inside the engine. Touched only under the executor's lock, except the
 /// flags the host reads after a batch.
 [<Sealed; AllowNullLiteral>]
@@ -32,6 +51,8 @@ type Session(id: int64, addr: string, laddr: string, createdMs: int64) =
     /// A write command is queued: EXEC is a write then (refused while the AOF cannot be written).
     member val QueuedWrite = false with get, set
     member val Watched = List<Watched>() with get
+    /// Set while the client waits in a blocking command (null otherwise).
+    member val Blocked: Blocked = null with get, set
     member val LastInteractionMs = createdMs with get, set
     member val LastCommand = "NULL" with get, set
     /// Set after QUIT, a protocol error, CLIENT KILL or shutdown: the host flushes what was written and closes.

@@ -85,9 +85,12 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
         var clean = false;
         try
         {
+            // A read started while the client was blocked and still outstanding when it was woken.
+            Task<ReadResult>? pendingRead = null;
             while (true)
             {
-                var result = await reader.ReadAsync(token);
+                var result = pendingRead is not null ? await pendingRead : await reader.ReadAsync(token);
+                pendingRead = null;
                 var buffer = result.Buffer;
                 if (buffer.Length > Array.MaxLength) return; // cannot be made contiguous; far past any sane limit
                 // Asked per read: the limits tighten until the client authenticates, and CONFIG SET may move them.
@@ -110,6 +113,26 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
                     wrote = true;
                 }
                 if (wrote) await writer.FlushAsync(token);
+                // A blocking command (BLPOP...) found nothing: the replies before it are sent; now wait until
+                // the engine serves it or it times out, watching the socket meanwhile so that a client that
+                // leaves is let go. Commands it sends meanwhile wait in the pipe for their turn.
+                var gone = false;
+                while (session.Blocked is { } blocked && !session.IsClosing)
+                {
+                    pendingRead ??= reader.ReadAsync(token).AsTask();
+                    var first = await Task.WhenAny(blocked.Woken, pendingRead);
+                    if (first == pendingRead && !blocked.Woken.IsCompleted)
+                    {
+                        var more = await pendingRead;
+                        pendingRead = null;
+                        if (more.IsCompleted) { gone = true; break; }
+                        reader.AdvanceTo(more.Buffer.Start);
+                        await blocked.Woken.WaitAsync(token);
+                    }
+                    await server.Resume(session, writer);
+                    await writer.FlushAsync(token);
+                }
+                if (gone) break;
                 // Every reply written so far has been flushed: from here on, leaving is always clean.
                 if (status == ReadStatus.ProtocolError || session.IsClosing || token.IsCancellationRequested) break;
                 // `client-query-buffer-limit`: a client that keeps sending an unfinishable command is dropped.
