@@ -55,13 +55,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
     let mutable opsIndex = 0
     let mutable lastSampleMs = startedMs
     let mutable lastSampleCommands = 0L
-    // Clients blocked on keys (BLPOP & co), by `waitKey`, each list in arrival order, and all of them in
-    // arrival order too.
-    let waiting = Dictionary<string, List<Session>>()
-    let blockedOrder = List<Session>()
-    // Keys written since blocked clients were last looked at; `readyAll` when an op may have touched any key.
-    let readyKeys = List<string>()
-    let mutable readyAll = false
+    let blocked = BlockedClients()
     // A blocking command that found nothing to serve: Execute parks its client once the command returns.
     let mutable parking: struct (Command * float * Reply) voption = ValueNone
 
@@ -103,24 +97,12 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             keyspace <- Evolve.apply keyspace e
             record [ e ]
 
-    static let waitKey (db: int) (key: byte[]) = string db + "\n" + Bytes.toString key
-
-    /// Remembers what a write touched, for the clients blocked on those keys (only while some are).
-    let noteReady (events: Event list) =
-        for e in events do
-            match Event.keys e.Op with
-            | ValueSome keys ->
-                for k in keys do
-                    let wk = waitKey e.Db k
-                    if waiting.ContainsKey wk then readyKeys.Add wk
-            | ValueNone -> readyAll <- true
-
     let applyDecision (d: Decision) =
         if d.Hits <> 0 then stats.KeyspaceHits <- stats.KeyspaceHits + int64 d.Hits
         if d.Misses <> 0 then stats.KeyspaceMisses <- stats.KeyspaceMisses + int64 d.Misses
         if d.Expired <> 0 then stats.ExpiredKeys <- stats.ExpiredKeys + int64 d.Expired
         record d.Events
-        if blockedOrder.Count > 0 && not d.Events.IsEmpty then noteReady d.Events
+        if blocked.Count > 0 && not d.Events.IsEmpty then blocked.NoteWritten d.Events
 
     let runData (session: Session) (micros: int64) (cmd: Command) : Reply =
         let struct (ks, d) = Decide.step (ctx micros) keyspace session.Db cmd
@@ -138,46 +120,12 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             applyDecision d
             d.Reply
 
-    /// The client no longer waits on its keys (served, timed out or gone).
-    let unregister (s: Session) (b: Blocked) =
-        for k in b.Keys do
-            let wk = waitKey b.Db k
-
-            match waiting.TryGetValue wk with
-            | true, l ->
-                l.Remove s |> ignore
-                if l.Count = 0 then waiting.Remove wk |> ignore
-            | _ -> ()
-
-        blockedOrder.Remove s |> ignore
-        b.Waiting <- false
-
-        if not (isNull b.Timer) then
-            b.Timer.Dispose()
-            b.Timer <- null
-
     /// Serves blocked clients whose keys were written, in the order they blocked, as Redis does after each
     /// command: each is decided again now, and served unless it would still block (or its key now holds the
     /// wrong type). What a served client writes (LMOVE's destination) can make more keys ready.
     let serveReady (micros: int64) =
-        while (readyKeys.Count > 0 || readyAll) && blockedOrder.Count > 0 do
-            let candidates =
-                if readyAll then
-                    blockedOrder.ToArray()
-                else
-                    let seen = HashSet<Session>(HashIdentity.Reference)
-
-                    [| for wk in readyKeys do
-                           match waiting.TryGetValue wk with
-                           | true, l ->
-                               for s in l do
-                                   if seen.Add s then yield s
-                           | _ -> () |]
-
-            readyKeys.Clear()
-            readyAll <- false
-
-            for s in candidates do
+        while blocked.AnyReady && blocked.Count > 0 do
+            for s in blocked.TakeCandidates() do
                 let b = s.Blocked
 
                 if not (isNull b) && b.Waiting then
@@ -188,34 +136,25 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                     | Reply.Error _ -> ()
                     | r ->
                         keyspace <- ks
-                        unregister s b
+                        blocked.Unregister(s, b)
                         applyDecision d
                         b.Reply <- r
                         b.Wake()
 
-        readyKeys.Clear()
-        readyAll <- false
+        blocked.ClearReady()
 
     /// Parks a client whose blocking command found nothing: it waits on the command's keys until a write
     /// serves it, its timeout passes, or it goes away.
     let park (session: Session) (cmd: Command) (timeout: float) (timeoutReply: Reply) (pending: List<byte[][]>) =
         let keys = Command.keys cmd |> Array.distinctBy Bytes.toString
         let b = Blocked(session.Db, cmd, keys, timeoutReply, pending)
-        session.Blocked <- b
-        blockedOrder.Add session
-
-        for k in keys do
-            let wk = waitKey session.Db k
-
-            match waiting.TryGetValue wk with
-            | true, l -> l.Add session
-            | _ -> waiting[wk] <- List<Session>([ session ])
+        blocked.Park(session, b)
 
         if timeout > 0.0 then
             let fire (_: obj) =
                 lock gate (fun () ->
                     if b.Waiting then
-                        unregister session b
+                        blocked.Unregister(session, b)
                         b.Reply <- timeoutReply
                         b.Wake())
 
@@ -243,7 +182,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
           Stats = stats
           Keyspace = keyspace
           ConnectedClients = sessions.Count
-          BlockedClients = blockedOrder.Count
+          BlockedClients = blocked.Count
           StartedMs = startedMs
           NowMs = now
           RunId = runId
@@ -733,7 +672,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
                     RespWriter.write output reply
 
-                if readyKeys.Count > 0 || readyAll then serveReady micros
+                if blocked.AnyReady then serveReady micros
                 i <- i + 1
 
             // Everything appended so far, not only this batch's writes: a read must not show another
@@ -762,7 +701,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 let r = dispatch session micros args
                 // Call cannot wait: a blocking command that finds nothing answers as if it timed out.
                 parking <- ValueNone
-                if readyKeys.Count > 0 || readyAll then serveReady micros
+                if blocked.AnyReady then serveReady micros
                 log <- persistence.Current
                 upTo <- (match log with Some l -> l.Appended | None -> commitPoint)
                 r
@@ -788,7 +727,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 let b = session.Blocked
 
                 if not (isNull b) then
-                    unregister session b
+                    blocked.Unregister(session, b)
                     session.Blocked <- null)
 
         sessions.TryRemove session.Id |> ignore
