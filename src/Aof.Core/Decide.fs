@@ -421,20 +421,21 @@ module Decide =
         | _ -> reply Reply.zero
 
     /// OBJECT ENCODING's answer: what Redis 7.0 would use for a value of this size under its default
-    /// thresholds (128 entries / 64-byte elements for listpacks, 512 integers for an intset).
+    /// thresholds (listpacks: 512 hash entries, 128 sorted-set members, elements of at most 64 bytes; an
+    /// intset: at most 512 integers).
     let private encoding (v: Value) : string =
-        let small (n: int) (elements: seq<byte[]>) = n <= 128 && elements |> Seq.forall (fun b -> b.Length <= 64)
+        let small (limit: int) (n: int) (elements: seq<byte[]>) = n <= limit && elements |> Seq.forall (fun b -> b.Length <= 64)
 
         match v with
         | Value.Int _ -> "int"
         | Value.Str s when s.Length <= 20 && (match Num.tryParseInt64 s with ValueSome n -> Bytes.equal (Num.formatInt64 n) s | ValueNone -> false) -> "int"
         | Value.Str s -> if s.Length <= 44 then "embstr" else "raw"
         | Value.List _ -> "quicklist"
-        | Value.Hash h -> if small (Champ.count h) (Champ.toSeq h |> Seq.collect (fun (f, v) -> [ f; v ])) then "listpack" else "hashtable"
+        | Value.Hash h -> if small 512 (Champ.count h) (Champ.toSeq h |> Seq.collect (fun (f, v) -> [ f; v ])) then "listpack" else "hashtable"
         | Value.Set s ->
             let ints = Champ.count s <= 512 && Champ.toSeq s |> Seq.forall (fun (m, ()) -> (Num.tryParseInt64 m).IsSome)
             if ints then "intset" else "hashtable"
-        | Value.ZSet z -> if small (ZSet.count z) (ZSet.toSeq z |> Seq.map (fun struct (m, _) -> m)) then "listpack" else "skiplist"
+        | Value.ZSet z -> if small 128 (ZSet.count z) (ZSet.toSeq z |> Seq.map (fun struct (m, _) -> m)) then "listpack" else "skiplist"
 
     let private objectCmd (db: Db) (sub: ObjectSub) (k: byte[]) =
         match Db.tryFind k db with

@@ -3,8 +3,8 @@ using System.Text;
 namespace Aof.Server.Tests;
 
 /// <summary>
-/// Redis behaviour seen through a socket. BLOCKED ON THE ENGINE: these pass against real Redis
-/// (AOF_TEST_TARGET=redis) and will pass against ours once the F# engine replaces the stub.
+/// Redis behaviour seen through a socket. They pass against real Redis too (AOF_TEST_TARGET=redis), which
+/// is how their expectations are known to be Redis's.
 /// Tests share one server, so each uses keys of its own.
 /// </summary>
 public sealed class CommandTests(ServerFixture fixture) : IClassFixture<ServerFixture>
