@@ -25,18 +25,28 @@ module SetsDecide =
 
     let private setOp (dbi: int) (op: SetOp) : Event = evt dbi (Op.Sets op)
 
-    /// The command's further draws after its first random number: SplitMix64, so one seed determines
-    /// every pick and a test can replay it.
+    [<Literal>]
+    let private Golden = 0x9E3779B97F4A7C15UL
+
+    /// SplitMix64's output function.
+    let private mix (state: uint64) : uint64 =
+        let mutable z = state
+        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
+        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
+        z ^^^ (z >>> 31)
+
+    /// The command's draws from its one random number: SplitMix64 seeded with it, so the seed determines
+    /// every pick (a test can replay it) and even a poor seed (a counter, say) gives well-spread bits.
     [<Sealed>]
     type private Draws(seed: uint64) =
         let mutable state = seed
 
         member _.Next() : uint64 =
-            state <- state + 0x9E3779B97F4A7C15UL
-            let mutable z = state
-            z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-            z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-            z ^^^ (z >>> 31)
+            state <- state + Golden
+            mix state
+
+    /// The first of `Draws(seed)`, without the object: what a single pick uses.
+    let private firstDraw (seed: uint64) : uint64 = mix (seed + Golden)
 
     let private membersOf (s: ChampMap<unit>) : byte[][] =
         let all = Array.zeroCreate (Champ.count s)
@@ -45,14 +55,32 @@ module SetsDecide =
 
     let private bulks (members: byte[][]) : Reply = Reply.Array(Array.map Reply.Bulk members)
 
+    /// Up to this size a pick is exactly uniform: it walks to a drawn position, bounded work. A larger set
+    /// takes the trie's random descent, O(depth) like Redis's O(1) pick, but skewed a little by where a
+    /// member sits (some members come up a few times more often than others).
+    [<Literal>]
+    let private ExactPickLimit = 128
+
     let private randomMember (rnd: uint64) (s: ChampMap<unit>) : byte[] =
-        match Champ.randomEntry rnd s with
-        | ValueSome(m, ()) -> m
-        | ValueNone -> invalidOp "a random member of an empty set"
+        let n = Champ.count s
+
+        if n = 0 then
+            invalidOp "a random member of an empty set"
+        elif n <= ExactPickLimit then
+            let target = int (rnd % uint64 n)
+
+            let struct (_, picked) =
+                Champ.fold (fun (struct (i, picked: byte[])) m () -> struct (i + 1, (if i = target then m else picked))) (struct (0, null)) s
+
+            picked
+        else
+            match Champ.randomEntry rnd s with
+            | ValueSome(m, ()) -> m
+            | ValueNone -> invalidOp "a random member of an empty set"
 
     /// `count` distinct members of `s`, 0 < count < size. Like Redis, a sample that is a large part of
-    /// the set shuffles the members (O(size)); a small one draws and rejects repeats (O(count)), falling
-    /// back to the shuffle should the trie's skew make repeats pile up.
+    /// the set (or of a small set) shuffles the members (O(size)); a small one draws and rejects repeats
+    /// (O(count)), falling back to the shuffle should the trie's skew make repeats pile up.
     let private sample (draws: Draws) (count: int) (s: ChampMap<unit>) : byte[][] =
         let shuffledPrefix () =
             let all = membersOf s
@@ -65,7 +93,7 @@ module SetsDecide =
 
             Array.sub all 0 count
 
-        if count * 3 > Champ.count s then
+        if count * 3 > Champ.count s || Champ.count s <= ExactPickLimit then
             shuffledPrefix ()
         else
             let seen = HashSet<byte[]>(count, BytesComparer.Instance)
@@ -162,7 +190,7 @@ module SetsDecide =
         | Absent, ValueNone -> reply Reply.Nil
         | Absent, ValueSome _ -> reply Reply.emptyArray
         | Present s, ValueNone ->
-            let m = randomMember ctx.Random s
+            let m = randomMember (firstDraw ctx.Random) s
             write (Reply.Bulk m) [ setOp dbi (SetOp.Rem(k, [| m |])) ]
         | Present _, ValueSome 0L -> reply Reply.emptyArray
         | Present s, ValueSome c when c >= int64 (Champ.count s) ->
@@ -180,15 +208,22 @@ module SetsDecide =
         | WrongType, _ -> reply Reply.wrongType
         | Absent, ValueNone -> read false Reply.Nil
         | Absent, ValueSome _ -> read false Reply.emptyArray
-        | Present s, ValueNone -> read true (Reply.Bulk(randomMember ctx.Random s))
+        | Present s, ValueNone -> read true (Reply.Bulk(randomMember (firstDraw ctx.Random) s))
         | Present _, ValueSome 0L -> read true Reply.emptyArray
         | Present s, ValueSome c when c >= int64 (Champ.count s) -> read true (bulks (membersOf s))
         | Present s, ValueSome c when c > 0L -> read true (bulks (sample (Draws ctx.Random) (int c) s))
         | Present _, ValueSome c when -c > int64 Array.MaxLength -> reply tooManyDraws
         | Present s, ValueSome c ->
-            // A negative count: that many independent draws, repeats allowed.
+            // A negative count: that many independent draws, repeats allowed. A small set, or one drawn from
+            // at least as often as it has members, is listed once and indexed: uniform and cheaper.
             let draws = Draws ctx.Random
-            read true (Reply.Array(Array.init (int -c) (fun _ -> Reply.Bulk(randomMember (draws.Next()) s))))
+            let n = Champ.count s
+
+            if n <= ExactPickLimit || -c >= int64 n then
+                let all = membersOf s
+                read true (Reply.Array(Array.init (int -c) (fun _ -> Reply.Bulk all[int (draws.Next() % uint64 n)])))
+            else
+                read true (Reply.Array(Array.init (int -c) (fun _ -> Reply.Bulk(randomMember (draws.Next()) s))))
 
     let private smove (dbi: int) (db: Db) (src: byte[]) (dst: byte[]) (m: byte[]) =
         // Redis answers 0 for a missing source before it looks at the destination's type.

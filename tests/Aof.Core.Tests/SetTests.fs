@@ -618,6 +618,30 @@ let ``random picks follow the seed, and every member gets picked`` () =
     Assert.Equal(40, seen.Count)
 
 [<Fact>]
+let ``picks from a small set are fair`` () =
+    // Redis's own suite checks SRANDMEMBER's histogram on small sets; with fixed seeds this is deterministic.
+    let s = Champ.ofSeq [ for i in 1..10 -> Bytes.ofString (sprintf "m%d" i), () ]
+    let ks = Keyspace.withDb 0 (Db.set "k"B (Entry(Value.Set s, Expiry.none)) Db.empty) (Keyspace.create 1)
+    let counts = Dictionary<string, int>()
+    let count (r: Reply) = counts[text r] <- (match counts.TryGetValue(text r) with | true, n -> n + 1 | _ -> 1)
+    let decide (rnd: uint64) (args: string list) =
+        match Command.parse (toArgs args) with
+        | Ok(Request.Data c) -> (Decide.decide (ctxAt rnd) ks 0 c).Reply
+        | other -> failwithf "%A" other
+
+    for rnd in 1UL .. 5000UL do
+        count (decide (rnd * 0x9E3779B97F4A7C15UL) [ "SRANDMEMBER"; "k" ])
+
+    match decide 3UL [ "SRANDMEMBER"; "k"; "-5000" ] with
+    | Reply.Array xs -> Array.iter count xs
+    | other -> failwithf "%A" other
+
+    Assert.Equal(10, counts.Count)
+
+    for KeyValue(m, n) in counts do
+        Assert.True(n > 850 && n < 1150, sprintf "%s drawn %d times of 10000" m n)
+
+[<Fact>]
 let ``SSCAN of a large set visits every member with cursors`` () =
     let members = [ for i in 1..1000 -> sprintf "member:%d" i ]
     let ks = Keyspace.withDb 0 (Db.set "k"B (Entry(Value.Set(Champ.ofSeq [ for m in members -> Bytes.ofString m, () ]), Expiry.none)) Db.empty) (Keyspace.create 1)
