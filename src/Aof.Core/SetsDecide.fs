@@ -284,10 +284,9 @@ module SetsDecide =
                 reply Reply.zero
 
     /// Redis 7.0 keeps a small all-integer set as an intset and returns it whole, with cursor 0, whatever
-    /// the cursor and COUNT; we do the same for it and for any set of up to 128 members.
+    /// the cursor and COUNT; any other set is a hash table it pages through, as we do.
     let private scannedWhole (s: ChampMap<unit>) : bool =
-        let n = Champ.count s
-        n <= 128 || (n <= 512 && Champ.toSeq s |> Seq.forall (fun (m, ()) -> (Num.tryParseInt64 m).IsSome))
+        Champ.count s <= 512 && Champ.toSeq s |> Seq.forall (fun (m, ()) -> (Num.tryParseInt64 m).IsSome)
 
     let private zeroCursor = "0"B
 
