@@ -269,11 +269,12 @@ module HashesDecide =
             read true (pairsReply all withValues)
         | Hash h, ValueSome n -> read true (pairsReply (distinct h (int n) ctx.Random) withValues)
 
-    /// Redis keeps a hash of at most 128 fields, none longer than 64 bytes (nor any value), as one
-    /// listpack, and HSCAN answers such a hash whole with cursor 0. (Redis never converts back once a
-    /// hash outgrew that form; a hash here is judged by its present size.)
+    /// Redis 7.0 keeps a hash of at most 512 fields (hash-max-listpack-entries) whose fields and values
+    /// are at most 64 bytes (hash-max-listpack-value) as one listpack, and HSCAN answers such a hash whole
+    /// with cursor 0. (Redis never converts back once a hash outgrew that form; here a hash is judged by its
+    /// present size.) The check walks at most 512 entries.
     let private isSmall (h: ChampMap<byte[]>) : bool =
-        Champ.count h <= 128
+        Champ.count h <= 512
         && Champ.fold (fun ok (f: byte[]) (v: byte[]) -> ok && f.Length <= 64 && v.Length <= 64) true h
 
     let private hscan (db: Db) (k: byte[]) (cursor: uint64) (options: Result<HScanOptions, Reply>) =
