@@ -162,14 +162,14 @@ module HashesDecide =
             | Hash h ->
                 match Champ.tryFind f h with
                 | ValueNone -> Ok "0"B
-                | ValueSome v when (Num.tryParseFloat v).IsSome -> Ok v
+                | ValueSome v when LongDouble.isNumber v -> Ok v
                 | ValueSome _ -> Error notFloatHash
 
         match current with
         | Error e -> reply e
         | Ok text ->
             // The logged value is the reply's text, which reads back as exactly the stored bytes.
-            match Num.addFloats text by with
+            match LongDouble.addTexts text by with
             | Error e -> reply (Reply.Error e)
             | Ok v -> write (Reply.Bulk v) [ evt dbi (Op.Hashes(HashOp.HSet(k, [| f, v |]))) ]
 

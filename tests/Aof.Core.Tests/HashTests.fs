@@ -53,6 +53,23 @@ let private modelFloat (text: string) : decimal option =
         | true, d -> Some d
         | _ -> None
 
+/// A long double keeps 64 significant bits: at and above 2^62 the sessions' sums (multiples of 1/4) round,
+/// half to even, to a multiple of 2^(e-63) where 2^e <= |x| < 2^(e+1). Below that they are exact.
+let private asLongDouble (x: decimal) : decimal =
+    let a = abs x
+    let mutable p = 1m
+    let mutable e = 0
+
+    while p * 2m <= a do
+        p <- p * 2m
+        e <- e + 1
+
+    if e < 62 then
+        x
+    else
+        let spacing = p / 9223372036854775808m
+        Decimal.Round(x / spacing, MidpointRounding.ToEven) * spacing
+
 let private formatDecimal (d: decimal) : string =
     // Dividing by 1.000... drops trailing zeros from the scale.
     (d / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture)
@@ -219,7 +236,7 @@ let private runModel (m: HashModel) (a: string list) : Expect =
             match current with
             | None -> exact (Reply.Error "ERR hash value is not a float")
             | Some x ->
-                let text = formatDecimal (x + (modelFloat a[3]).Value)
+                let text = formatDecimal (asLongDouble (x + (modelFloat a[3]).Value))
                 (orCreate ())[a[2]] <- Bytes.ofString text
                 exact (bulk text))
     | "HRANDFIELD" ->
@@ -738,3 +755,64 @@ let ``a hash digests as DEBUG DIGEST-VALUE does in Redis 7`` () =
     Assert.Equal("4167a732860530249276d3e47807adb1e9e613a5", digestOf [ "f", String('x', 65) ] Expiry.none)
     Assert.Equal("4ac8fd5d71a5e2047779312636972fa1e4486c44", digestOf (numbered 200) Expiry.none)
     Assert.Equal("bdf39d8554670e584b06a54941cce1e41c50dd55", digestOf (numbered 600) Expiry.none)
+
+// ---------------------------------------------------------------------------------------------------------
+// HINCRBYFLOAT in long double, as redis-server 7.0.15 on x86-64 answered (each from a fresh field unless
+// a previous value is given).
+
+let private e308 =
+    "99999999999999999996685879655845645660560099847415567207797047994921734868838061872100126921888539320446747225054013223152134749593960583597420814430196418767959100019603190778663109604507106667939153395788938914560543563061268364901618630217086589253444881623791300855757318142424510452728255046343928578048"
+
+let private e400 =
+    "10000000000000000000281880683947586514586453433629052038625910693539685534008629862039363994848324160522094053927317616200295822777259255734023828976593340661017797447434546173917862448116674971723778943824391593338047470675026246684401359237513603830343735485505244955964979021825038280091068414947402456898653040951017512658092615827588920183472511643316591362664138176309734806343732497430221946880"
+
+[<Fact>]
+let ``HINCRBYFLOAT adds in long double and prints as Redis's %.17Lf`` () =
+    let add (current: string) (by: string) =
+        match LongDouble.addTexts (Bytes.ofString current) (Bytes.ofString by) with
+        | Ok v -> Bytes.toString v
+        | Error e -> e
+
+    Assert.Equal("1000000000000000.0999755859375", add "0.1" "1e15")
+    Assert.Equal("100000000000000000000", add "100000000000000000000" "0.1")
+    Assert.Equal("3.3", add "1.1" "2.2")
+    Assert.Equal("0.3", add "0.1" "0.2")
+    Assert.Equal("3.33333333333333333", add "0" "3.3333333333333333333")
+    Assert.Equal("0.00000000000000001", add "0" "1e-17")
+    Assert.Equal("0", add "0" "5e-18")
+    Assert.Equal("0", add "0" "-5e-18")
+    Assert.Equal("0", add "0" "-1e-20")
+    Assert.Equal("0.00000000000000002", add "0" "0.000000000000000015")
+    Assert.Equal("12345678901234567889920", add "0" "12345678901234567890123")
+    Assert.Equal("0.00000000015", add "0" "1.5e-10")
+    Assert.Equal("0", add "0" "1e-4950")
+    Assert.Equal("9223372036854775807.5", add "9223372036854775807" "0.5")
+    Assert.Equal(e308, add "0" "1e308")
+    Assert.Equal(
+        "199999999999999999993371759311691291321120199694831134415594095989843469737676123744200253843777078640893494450108026446304269499187921167194841628860392837535918200039206381557326219209014213335878306791577877829121087126122536729803237260434173178506889763247582601711514636284849020905456510092687857156096",
+        add e308 "1e308"
+    )
+    Assert.Equal(e400, add "0" "1e400")
+    Assert.Equal(e400, add e400 "1e-400")
+    let e4932 = add "0" "1e4932"
+    Assert.Equal(4933, e4932.Length)
+    Assert.StartsWith("1000000000000000000006018949387963891323837774254533114773785041352533019486608722407533327779", e4932)
+    Assert.EndsWith("8418113791886622720", e4932)
+    Assert.Equal("ERR value is not a valid float", add "0" "1e-5000")
+    Assert.Equal("ERR value is not a valid float", add "1.19e4932" "0")
+    Assert.Equal("ERR increment would produce NaN or Infinity", add "1.18e4932" "1e4930")
+    Assert.Equal("ERR increment would produce NaN or Infinity", add "inf" "1")
+
+[<Fact>]
+let ``HINCRBYFLOAT reads numbers as strtold does`` () =
+    let h = [ "HSET"; "h"; "big"; "1.19e4932"; "dot"; "5."; "lead"; ".5"; "plus"; "+1"; "exp"; "1e"; "nan"; "nan" ]
+    let incr f by = lastReply [ h; [ "HINCRBYFLOAT"; "h"; f; by ] ]
+    Assert.Equal(err "ERR hash value is not a float", incr "big" "0")
+    Assert.Equal(err "ERR hash value is not a float", incr "exp" "0")
+    Assert.Equal(err "ERR hash value is not a float", incr "nan" "0")
+    Assert.Equal(bulk "6", incr "dot" "1")
+    Assert.Equal(bulk "1.5", incr "lead" "1")
+    Assert.Equal(bulk "2", incr "plus" "1")
+    Assert.Equal(bulk e400, incr "new" "1e400")
+    Assert.Equal(err "ERR value is not a valid float", incr "new" "1e-5000")
+    Assert.Equal(err "ERR value is NaN or Infinity", incr "new" "-infinity")
