@@ -255,7 +255,7 @@ module HashesDecide =
                 let picked = ResizeArray<struct (byte[] * byte[])>(int -n)
                 let mutable r = ctx.Random
 
-                for _ in 1L .. -n do
+                for _ in 1 .. int -n do
                     match Champ.randomEntry r h with
                     | ValueSome(f, v) -> picked.Add(struct (f, v))
                     | ValueNone -> ()
