@@ -1,37 +1,493 @@
 namespace Aof.Core
 
-// SKELETON: the hash helper fills in the commands, ops, parsing, evolve and projection.
+/// HINCRBYFLOAT's arithmetic as Redis 7.0 does it on x86-64: both texts read as 80-bit long doubles (a
+/// 64-bit significand), added with one rounding, printed with `%.17Lf` and trailing zeros trimmed. Done
+/// exactly with big integers, so the text matches Redis's to the last digit, including what long double
+/// rounding shows (0.1 + 1e15 is `1000000000000000.0999755859375`) and sums past a double's range.
+/// Not handled: hexadecimal input (strtold reads `0x10`; it is refused here as not a float) and
+/// long double subnormals (below 3.4e-4932, treated as normal numbers).
+module LongDouble =
+    open System.Numerics
+
+    /// sign * Mant * 2^Exp, with 2^63 <= Mant < 2^64 (or Mant = 0).
+    [<Struct>]
+    type private Binary = { Negative: bool; Mant: BigInteger; Exp: int }
+
+    /// Largest and smallest binary exponents of a long double's leading bit.
+    let private maxTopExp = 16383
+    let private minTopExp = -16445
+
+    let private two64 = BigInteger.One <<< 64
+
+    /// num/den (both positive) rounded to nearest-even with a 64-bit significand.
+    let private round (negative: bool) (num: BigInteger) (den: BigInteger) : Binary =
+        let shift = 66 - int (num.GetBitLength() - den.GetBitLength())
+        let scaledNum = if shift >= 0 then num <<< shift else num
+        let scaledDen = if shift >= 0 then den else den <<< -shift
+        let mutable rem = BigInteger.Zero
+        let q = BigInteger.DivRem(scaledNum, scaledDen, &rem)
+        let extra = int (q.GetBitLength()) - 64
+        let mutable mant = q >>> extra
+        let dropped = q - (mant <<< extra)
+        let half = BigInteger.One <<< (extra - 1)
+
+        if dropped > half || (dropped = half && (not rem.IsZero || not mant.IsEven)) then
+            mant <- mant + BigInteger.One
+
+        let mutable exp = extra - shift
+
+        if mant = two64 then
+            mant <- mant >>> 1
+            exp <- exp + 1
+
+        { Negative = negative; Mant = mant; Exp = exp }
+
+    let private zero = { Negative = false; Mant = BigInteger.Zero; Exp = 0 }
+
+    [<RequireQualifiedAccess>]
+    type private Parsed =
+        | Finite of Binary
+        | Infinite
+        | Invalid
+
+    /// Decimal text as strtold reads it (and Redis's string2ld accepts it): optional sign, digits with an
+    /// optional point, optional exponent; `inf`/`infinity`; no spaces; overflow and underflow to zero refused.
+    let private parse (b: byte[]) : Parsed =
+        let text = System.Text.Encoding.Latin1.GetString b
+        let lower = text.ToLowerInvariant()
+        let unsigned = if lower.StartsWith "-" || lower.StartsWith "+" then lower.Substring 1 else lower
+        let negative = lower.StartsWith "-"
+
+        if b.Length = 0 || b.Length >= 5120 then
+            Parsed.Invalid
+        elif unsigned = "inf" || unsigned = "infinity" then
+            Parsed.Infinite
+        else
+            let mutable i = 0
+            let mutable digits = BigInteger.Zero
+            let mutable any = false
+            let mutable scale = 0
+            let mutable ok = true
+
+            let inline isDigit (c: char) = c >= '0' && c <= '9'
+
+            while i < unsigned.Length && isDigit unsigned[i] do
+                digits <- digits * BigInteger 10 + BigInteger(int unsigned[i] - 48)
+                any <- true
+                i <- i + 1
+
+            if i < unsigned.Length && unsigned[i] = '.' then
+                i <- i + 1
+
+                while i < unsigned.Length && isDigit unsigned[i] do
+                    digits <- digits * BigInteger 10 + BigInteger(int unsigned[i] - 48)
+                    scale <- scale - 1
+                    any <- true
+                    i <- i + 1
+
+            let mutable exp10 = 0L
+
+            if any && i < unsigned.Length && unsigned[i] = 'e' then
+                let mutable j = i + 1
+                let expNegative = j < unsigned.Length && unsigned[j] = '-'
+                if j < unsigned.Length && (unsigned[j] = '-' || unsigned[j] = '+') then j <- j + 1
+                let start = j
+
+                while j < unsigned.Length && isDigit unsigned[j] do
+                    if exp10 < 100_000L then exp10 <- exp10 * 10L + int64 (int unsigned[j] - 48)
+                    j <- j + 1
+
+                if j > start then
+                    i <- j
+                    if expNegative then exp10 <- -exp10
+
+            if not any || i <> unsigned.Length then ok <- false
+
+            if not ok then
+                Parsed.Invalid
+            elif digits.IsZero then
+                Parsed.Finite { zero with Negative = negative }
+            else
+                let e = int64 scale + exp10
+                // Far outside the long double range either way: overflow or underflow, without big powers.
+                let magnitude = float (digits.GetBitLength()) * 0.30103 + float e
+
+                if magnitude > 4933.0 then Parsed.Invalid
+                elif magnitude < -4952.0 then Parsed.Invalid
+                else
+                    let v =
+                        if e >= 0L then round negative (digits * BigInteger.Pow(BigInteger 10, int e)) BigInteger.One
+                        else round negative digits (BigInteger.Pow(BigInteger 10, int -e))
+
+                    let top = v.Exp + 63
+                    if top > maxTopExp || top < minTopExp then Parsed.Invalid else Parsed.Finite v
+
+    let private add (a: Binary) (b: Binary) : Binary =
+        if a.Mant.IsZero then b
+        elif b.Mant.IsZero then a
+        else
+            let e = min a.Exp b.Exp
+            let signed (x: Binary) = (if x.Negative then BigInteger.Negate x.Mant else x.Mant) <<< (x.Exp - e)
+            let sum = signed a + signed b
+
+            if sum.IsZero then
+                zero
+            else
+                let r = round (sum.Sign < 0) (BigInteger.Abs sum) BigInteger.One
+                { r with Exp = r.Exp + e }
+
+    /// `%.17Lf` of the value, trailing zeros and a bare point trimmed, and `-0` written `0`.
+    let private format (v: Binary) : string =
+        let scale = BigInteger.Pow(BigInteger 10, 17)
+
+        let fixed17 =
+            if v.Exp >= 0 then
+                (v.Mant <<< v.Exp) * scale
+            else
+                // Round half to even on the exact value, as glibc's printf does.
+                let den = BigInteger.One <<< -v.Exp
+                let mutable rem = BigInteger.Zero
+                let q = BigInteger.DivRem(v.Mant * scale, den, &rem)
+                let twice = rem * BigInteger 2
+                if twice > den || (twice = den && not q.IsEven) then q + BigInteger.One else q
+
+        let digits = fixed17.ToString().PadLeft(18, '0')
+        let whole = digits.Substring(0, digits.Length - 17)
+        let fraction = digits.Substring(digits.Length - 17).TrimEnd '0'
+        let text = if fraction.Length = 0 then whole else whole + "." + fraction
+        if v.Negative && text <> "0" then "-" + text else text
+
+    /// Whether Redis reads the text as a (finite or infinite) long double: HINCRBYFLOAT's check of the
+    /// value already in the field.
+    let isNumber (b: byte[]) : bool =
+        match parse b with
+        | Parsed.Invalid -> false
+        | _ -> true
+
+    /// Whether the text is a finite long double (HINCRBYFLOAT's increment: Redis refuses infinity).
+    [<RequireQualifiedAccess>]
+    type Increment =
+        | Valid
+        | NotANumber
+        | Infinite
+
+    let checkIncrement (b: byte[]) : Increment =
+        match parse b with
+        | Parsed.Finite _ -> Increment.Valid
+        | Parsed.Infinite -> Increment.Infinite
+        | Parsed.Invalid -> Increment.NotANumber
+
+    /// current + increment, as HINCRBYFLOAT stores and replies it; Error when either is not a number or the
+    /// sum is infinite.
+    let addTexts (current: byte[]) (increment: byte[]) : Result<byte[], string> =
+        match parse current, parse increment with
+        | Parsed.Finite a, Parsed.Finite b ->
+            let sum = add a b
+
+            if sum.Exp + 63 > maxTopExp then Error "ERR increment would produce NaN or Infinity"
+            else Ok(System.Text.Encoding.ASCII.GetBytes(format sum))
+        | Parsed.Invalid, _
+        | _, Parsed.Invalid -> Error "ERR value is not a valid float"
+        | _ -> Error "ERR increment would produce NaN or Infinity"
+
+/// HSCAN's options. Redis reads them only once it has found the hash (a missing key answers an empty scan
+/// whatever follows the cursor), so a bad option is kept as the error to answer then.
+[<Struct>]
+type HScanOptions =
+    { Pattern: byte[] voption
+      Count: int }
 
 /// A hash command, parsed with Redis 7.0's arity and syntax errors.
 [<RequireQualifiedAccess>]
 type HashCommand =
-    | Unimplemented
+    /// HSET (replies the number of new fields) and HMSET (replies OK).
+    | HSet of key: byte[] * pairs: (byte[] * byte[])[] * replyOk: bool
+    | HSetNx of key: byte[] * field: byte[] * value: byte[]
+    | HGet of key: byte[] * field: byte[]
+    | HMGet of key: byte[] * fields: byte[][]
+    | HDel of key: byte[] * fields: byte[][]
+    | HLen of key: byte[]
+    | HStrLen of key: byte[] * field: byte[]
+    | HExists of key: byte[] * field: byte[]
+    | HGetAll of key: byte[]
+    | HKeys of key: byte[]
+    | HVals of key: byte[]
+    | HIncrBy of key: byte[] * field: byte[] * by: int64
+    /// The increment as the client wrote it: the sum is computed from both texts (see `LongDouble`).
+    | HIncrByFloat of key: byte[] * field: byte[] * by: byte[]
+    /// No count: one field or nil. With a count: an array (negative = repeats allowed).
+    | HRandField of key: byte[] * count: int64 voption * withValues: bool
+    | HScan of key: byte[] * cursor: uint64 * options: Result<HScanOptions, Reply>
 
 /// A deterministic hash fact, exactly as it lands in the AOF (commands real Redis 7 also reads).
+/// Our decisions only ever log HSET and HDEL; HSETNX and HINCRBY are read back because Redis's own AOF
+/// records them as the client sent them.
 [<RequireQualifiedAccess>]
 type HashOp =
-    | Unimplemented
+    /// Fields set in order (a repeated field: the last value wins); creates the hash if absent.
+    | HSet of key: byte[] * pairs: (byte[] * byte[])[]
+    /// Fields removed; a hash left empty disappears.
+    | HDel of key: byte[] * fields: byte[][]
+    | HSetNx of key: byte[] * field: byte[] * value: byte[]
+    | HIncrBy of key: byte[] * field: byte[] * by: int64
 
 module HashCommand =
-    /// (name, arity, writes, parser): joined into the command table.
-    let specs: (string * int * bool * (byte[][] -> Result<HashCommand, Reply>)) list = []
+    let private pairsOf (a: byte[][]) (from: int) : (byte[] * byte[])[] =
+        Array.init ((a.Length - from) / 2) (fun i -> a[from + 2 * i], a[from + 2 * i + 1])
 
-    /// The keys of the session's database the command reads or writes: lazy expiry purges these first,
-    /// and a blocking command waits on them.
-    let keys (_cmd: HashCommand) : byte[][] = [||]
+    let private hset (name: string) (replyOk: bool) (a: byte[][]) : Result<HashCommand, Reply> =
+        // key plus whole field-value pairs, at least one: the table's arity (-4) cannot say "even".
+        if a.Length % 2 = 1 then Error(Reply.wrongArity name)
+        else Ok(HashCommand.HSet(a[1], pairsOf a 2, replyOk))
+
+    let private hincrby (a: byte[][]) : Result<HashCommand, Reply> =
+        match Num.tryParseInt64 a[3] with
+        | ValueSome by -> Ok(HashCommand.HIncrBy(a[1], a[2], by))
+        | ValueNone -> Error Reply.notInteger
+
+    let private hincrbyfloat (a: byte[][]) : Result<HashCommand, Reply> =
+        match LongDouble.checkIncrement a[3] with
+        | LongDouble.Increment.NotANumber -> Error Reply.notFloat
+        | LongDouble.Increment.Infinite -> Error(Reply.Error "ERR value is NaN or Infinity")
+        | LongDouble.Increment.Valid -> Ok(HashCommand.HIncrByFloat(a[1], a[2], a[3]))
+
+    /// HRANDFIELD's count is within ±LONG_MAX, and with WITHVALUES within ±LONG_MAX/2 (twice as many
+    /// replies must still be countable). Count and syntax are checked before the key is looked at.
+    let private hrandfield (a: byte[][]) : Result<HashCommand, Reply> =
+        if a.Length = 2 then
+            Ok(HashCommand.HRandField(a[1], ValueNone, false))
+        else
+            match Num.tryParseInt64 a[2] with
+            | ValueNone -> Error Reply.notInteger
+            | ValueSome n when n = System.Int64.MinValue ->
+                Error(Reply.Error "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            | ValueSome n ->
+                if a.Length > 4 || (a.Length = 4 && not (Bytes.eqLower "withvalues" a[3])) then
+                    Error Reply.syntaxError
+                elif a.Length = 4 && (n < -(System.Int64.MaxValue / 2L) || n > System.Int64.MaxValue / 2L) then
+                    Error(Reply.Error "ERR value is out of range")
+                else
+                    Ok(HashCommand.HRandField(a[1], ValueSome n, (a.Length = 4)))
+
+    /// A cursor as C's strtoul reads it: an optional sign, then decimal digits that fit 64 bits; a minus
+    /// wraps around, as it does in C.
+    let private parseCursor (b: byte[]) : uint64 voption =
+        let neg = b.Length > 0 && b[0] = '-'B
+        let from = if b.Length > 0 && (b[0] = '-'B || b[0] = '+'B) then 1 else 0
+
+        if b.Length = from then
+            ValueNone
+        else
+            let mutable acc = 0UL
+            let mutable ok = true
+            let mutable i = from
+
+            while ok && i < b.Length do
+                let d = uint64 b[i] - 48UL
+
+                if d > 9UL || acc > (System.UInt64.MaxValue - d) / 10UL then ok <- false
+                else
+                    acc <- acc * 10UL + d
+                    i <- i + 1
+
+            if not ok then ValueNone
+            elif neg then ValueSome(0UL - acc)
+            else ValueSome acc
+
+    /// MATCH and COUNT, each any number of times (the last wins); TYPE and anything else is a syntax error.
+    let private scanOptions (a: byte[][]) : Result<HScanOptions, Reply> =
+        let rec go i (opts: HScanOptions) =
+            if i >= a.Length then
+                Ok opts
+            elif i + 1 >= a.Length then
+                Error Reply.syntaxError
+            elif Bytes.eqLower "match" a[i] then
+                go (i + 2) { opts with Pattern = ValueSome a[i + 1] }
+            elif Bytes.eqLower "count" a[i] then
+                match Num.tryParseInt64 a[i + 1] with
+                | ValueNone -> Error Reply.notInteger
+                | ValueSome n when n < 1L -> Error Reply.syntaxError
+                | ValueSome n -> go (i + 2) { opts with Count = int (min n 1_000_000L) }
+            else
+                Error Reply.syntaxError
+
+        go 3 { Pattern = ValueNone; Count = 10 }
+
+    let private hscan (a: byte[][]) : Result<HashCommand, Reply> =
+        match parseCursor a[2] with
+        | ValueNone -> Error(Reply.Error "ERR invalid cursor")
+        | ValueSome cursor -> Ok(HashCommand.HScan(a[1], cursor, scanOptions a))
+
+    /// (name, arity, writes, parser): joined into the command table.
+    let specs: (string * int * bool * (byte[][] -> Result<HashCommand, Reply>)) list =
+        [ "hset", -4, true, hset "hset" false
+          "hmset", -4, true, hset "hmset" true
+          "hsetnx", 4, true, (fun a -> Ok(HashCommand.HSetNx(a[1], a[2], a[3])))
+          "hget", 3, false, (fun a -> Ok(HashCommand.HGet(a[1], a[2])))
+          "hmget", -3, false, (fun a -> Ok(HashCommand.HMGet(a[1], a[2..])))
+          "hdel", -3, true, (fun a -> Ok(HashCommand.HDel(a[1], a[2..])))
+          "hlen", 2, false, (fun a -> Ok(HashCommand.HLen a[1]))
+          "hstrlen", 3, false, (fun a -> Ok(HashCommand.HStrLen(a[1], a[2])))
+          "hexists", 3, false, (fun a -> Ok(HashCommand.HExists(a[1], a[2])))
+          "hgetall", 2, false, (fun a -> Ok(HashCommand.HGetAll a[1]))
+          "hkeys", 2, false, (fun a -> Ok(HashCommand.HKeys a[1]))
+          "hvals", 2, false, (fun a -> Ok(HashCommand.HVals a[1]))
+          "hincrby", 4, true, hincrby
+          "hincrbyfloat", 4, true, hincrbyfloat
+          "hrandfield", -2, false, hrandfield
+          "hscan", -3, false, hscan ]
+
+    /// The keys of the session's database the command reads or writes: lazy expiry purges these first.
+    let keys (cmd: HashCommand) : byte[][] =
+        match cmd with
+        | HashCommand.HSet(k, _, _)
+        | HashCommand.HSetNx(k, _, _)
+        | HashCommand.HGet(k, _)
+        | HashCommand.HMGet(k, _)
+        | HashCommand.HDel(k, _)
+        | HashCommand.HLen k
+        | HashCommand.HStrLen(k, _)
+        | HashCommand.HExists(k, _)
+        | HashCommand.HGetAll k
+        | HashCommand.HKeys k
+        | HashCommand.HVals k
+        | HashCommand.HIncrBy(k, _, _)
+        | HashCommand.HIncrByFloat(k, _, _)
+        | HashCommand.HRandField(k, _, _)
+        | HashCommand.HScan(k, _, _) -> [| k |]
 
 module HashOp =
+    let private name = System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>()
+    let private b (s: string) = name.GetOrAdd(s, Bytes.ofString)
+
+    /// Redis writes at most this many field-value pairs per command when it rewrites a hash
+    /// (AOF_REWRITE_ITEMS_PER_CMD, which counts a pair as one item).
+    [<Literal>]
+    let PairsPerCommand = 64
+
     /// The RESP command that records the op.
-    let toArgs (_op: HashOp) : byte[][] = [||]
+    let toArgs (op: HashOp) : byte[][] =
+        match op with
+        | HashOp.HSet(k, pairs) ->
+            let args = Array.zeroCreate (2 + 2 * pairs.Length)
+            args[0] <- b "HSET"
+            args[1] <- k
+
+            for i in 0 .. pairs.Length - 1 do
+                let f, v = pairs[i]
+                args[2 + 2 * i] <- f
+                args[3 + 2 * i] <- v
+
+            args
+        | HashOp.HDel(k, fields) -> Array.append [| b "HDEL"; k |] fields
+        | HashOp.HSetNx(k, f, v) -> [| b "HSETNX"; k; f; v |]
+        | HashOp.HIncrBy(k, f, by) -> [| b "HINCRBY"; k; f; Num.formatInt64 by |]
 
     /// Reads back a logged command whose lower-cased name is `name`; ValueNone when it is not a hash command.
-    let ofArgs (_name: string) (_args: byte[][]) : Result<HashOp, unit> voption = ValueNone
+    /// HMSET is HSET's older spelling, which Redis's own AOF (and its rewrite) uses.
+    let ofArgs (name: string) (a: byte[][]) : Result<HashOp, unit> voption =
+        match name with
+        | "hset"
+        | "hmset" ->
+            ValueSome(
+                if a.Length >= 4 && a.Length % 2 = 0 then
+                    Ok(HashOp.HSet(a[1], Array.init ((a.Length - 2) / 2) (fun i -> a[2 + 2 * i], a[3 + 2 * i])))
+                else
+                    Error()
+            )
+        | "hdel" -> ValueSome(if a.Length >= 3 then Ok(HashOp.HDel(a[1], a[2..])) else Error())
+        | "hsetnx" -> ValueSome(if a.Length = 4 then Ok(HashOp.HSetNx(a[1], a[2], a[3])) else Error())
+        | "hincrby" ->
+            ValueSome(
+                match (if a.Length = 4 then Num.tryParseInt64 a[3] else ValueNone) with
+                | ValueSome by -> Ok(HashOp.HIncrBy(a[1], a[2], by))
+                | ValueNone -> Error()
+            )
+        | _ -> ValueNone
 
     /// The keys the op writes: clients blocked on them are looked at again.
-    let keys (_op: HashOp) : byte[][] = [||]
+    let keys (op: HashOp) : byte[][] =
+        match op with
+        | HashOp.HSet(k, _)
+        | HashOp.HDel(k, _)
+        | HashOp.HSetNx(k, _, _)
+        | HashOp.HIncrBy(k, _, _) -> [| k |]
 
-    /// evolve, within the op's database. An emptied collection disappears.
-    let apply (_op: HashOp) (db: Db) : Db = db
+    /// What the key holds, for an op: a hash (or nothing yet, with no TTL), or another type, which Redis
+    /// would refuse with WRONGTYPE, so the op changes nothing.
+    let private current (k: byte[]) (db: Db) : struct (ChampMap<byte[]> * int64) voption =
+        match Db.tryFind k db with
+        | ValueNone -> ValueSome(struct (Champ.empty, Expiry.none))
+        | ValueSome e ->
+            match e.Value with
+            | Value.Hash h -> ValueSome(struct (h, e.ExpireAt))
+            | _ -> ValueNone
 
-    /// The rewrite of one key: the fewest ops that rebuild the value, at most 64 elements each.
-    let project (_key: byte[]) (_h: ChampMap<byte[]>) : HashOp list = []
+    let private store (k: byte[]) (h: ChampMap<byte[]>) (expireAt: int64) (db: Db) : Db =
+        if Champ.isEmpty h then Db.remove k db else Db.set k (Entry(Value.Hash h, expireAt)) db
+
+    let private setAll (h: ChampMap<byte[]>) (pairs: (byte[] * byte[])[]) : ChampMap<byte[]> =
+        if pairs.Length <= 4 then
+            let mutable h = h
+
+            for f, v in pairs do
+                h <- Champ.add f v h
+
+            h
+        else
+            // A batch (a rewrite's 64 pairs): one transient edits its own nodes in place.
+            let t = Champ.toTransient h
+
+            for f, v in pairs do
+                t.Set(f, v)
+
+            t.Persist()
+
+    /// evolve, within the op's database. An emptied collection disappears; a write keeps the key's TTL.
+    let apply (op: HashOp) (db: Db) : Db =
+        match op with
+        | HashOp.HSet(k, pairs) ->
+            match current k db with
+            | ValueSome(struct (h, at)) -> store k (setAll h pairs) at db
+            | ValueNone -> db
+        | HashOp.HDel(k, fields) ->
+            match current k db with
+            | ValueSome(struct (h, at)) when not (Champ.isEmpty h) ->
+                store k (Array.fold (fun h f -> Champ.remove f h) h fields) at db
+            | _ -> db
+        | HashOp.HSetNx(k, f, v) ->
+            match current k db with
+            | ValueSome(struct (h, at)) when not (Champ.containsKey f h) -> store k (Champ.add f v h) at db
+            | _ -> db
+        | HashOp.HIncrBy(k, f, by) ->
+            match current k db with
+            | ValueSome(struct (h, at)) ->
+                let now =
+                    match Champ.tryFind f h with
+                    | ValueNone -> ValueSome 0L
+                    | ValueSome v -> Num.tryParseInt64 v
+
+                match now with
+                // Where Redis would answer an error (not an integer, overflow) it changes nothing.
+                | ValueSome n when not ((by > 0L && n > System.Int64.MaxValue - by) || (by < 0L && n < System.Int64.MinValue - by)) ->
+                    store k (Champ.add f (Num.formatInt64 (n + by)) h) at db
+                | _ -> db
+            | ValueNone -> db
+
+    /// The rewrite of one key: HSETs of at most 64 field-value pairs each.
+    let project (key: byte[]) (h: ChampMap<byte[]>) : HashOp list =
+        let chunks = ResizeArray()
+        let chunk = ResizeArray(min PairsPerCommand (Champ.count h))
+
+        h
+        |> Champ.iter (fun f v ->
+            chunk.Add((f, v))
+
+            if chunk.Count = PairsPerCommand then
+                chunks.Add(HashOp.HSet(key, chunk.ToArray()))
+                chunk.Clear())
+
+        if chunk.Count > 0 then
+            chunks.Add(HashOp.HSet(key, chunk.ToArray()))
+
+        List.ofSeq chunks
