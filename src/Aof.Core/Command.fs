@@ -514,9 +514,7 @@ module Command =
               | Ok n -> ok (Command.IncrBy(a[1], -n)))
           "incrbyfloat", 3,
           (fun a ->
-              match Num.tryParseFloat a[2] with
-              | ValueNone -> Error Reply.notFloat
-              | ValueSome _ -> ok (Command.IncrByFloat(a[1], a[2])))
+              if LongDouble.isNumber a[2] then ok (Command.IncrByFloat(a[1], a[2])) else Error Reply.notFloat)
           "getrange", 4, getrange
           "substr", 4, getrange
           "setrange", 4,

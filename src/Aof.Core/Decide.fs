@@ -322,7 +322,8 @@ module Decide =
         match findText db k with
         | OtherType -> reply Reply.wrongType
         | found ->
-            match Num.addFloats (match found with Text s -> s | _ -> "0"B) by with
+            // Redis adds in long double (80-bit) and prints the exact result: so does LongDouble.
+            match LongDouble.addTexts (match found with Text s -> s | _ -> "0"B) by with
             | Error e -> reply (Reply.Error e)
             | Ok v -> write (Reply.Bulk v) [ evt dbi (Op.Set(k, v, TtlChange.Keep)) ]
 

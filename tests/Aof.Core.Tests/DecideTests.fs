@@ -255,3 +255,11 @@ let ``bulk replay through transients equals replay`` () =
         let twice = Evolve.replayBulk once real.Events
         Keyspace.toMap once = Keyspace.toMap real.Final
         && Keyspace.toMap twice = Keyspace.toMap (Evolve.replay real.Final real.Events))
+
+[<Fact>]
+let ``INCRBYFLOAT adds in long double and prints the exact sum, as redis-server 7.0.15 does`` () =
+    let ks, _ = stepAll 1000L [ [ "SET"; "f"; "0.1" ]; [ "SET"; "g"; "10.5" ] ]
+    Assert.Equal(Reply.Bulk "1000000000000000.0999755859375"B, (decide1 ks 1000L [ "INCRBYFLOAT"; "f"; "1e15" ]).Reply)
+    Assert.Equal(Reply.Bulk "10.6"B, (decide1 ks 1000L [ "INCRBYFLOAT"; "g"; "0.1" ]).Reply)
+    Assert.Equal(Reply.Error "ERR increment would produce NaN or Infinity", (decide1 ks 1000L [ "INCRBYFLOAT"; "g"; "inf" ]).Reply)
+    Assert.Equal(Error Reply.notFloat, Command.parse (toArgs [ "INCRBYFLOAT"; "g"; "abc" ]))
