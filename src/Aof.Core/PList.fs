@@ -1,5 +1,7 @@
 namespace Aof.Core
 
+open System
+
 // A persistent list of byte strings: an AVL tree of small array chunks (a rope), with one loose chunk at
 // each end (the "fingers").
 //
@@ -136,24 +138,39 @@ module internal Rope =
                     copyTo n.Right 0 (count - fromLeft) dst (at + fromLeft)
                 else copyTo n.Right (start - ls) count dst at
 
-    let rec toSeq (n: PNode) : seq<byte[]> =
+    // Walks keep an explicit stack of nodes: nested `yield!` would cost a step per tree level per element.
+    let toSeq (n: PNode) : seq<byte[]> =
         seq {
             if not (isNull n) then
-                if not (isNull n.Chunk) then yield! n.Chunk
-                else
-                    yield! toSeq n.Left
-                    yield! toSeq n.Right
+                let stack = Collections.Generic.Stack<PNode>()
+                stack.Push n
+
+                while stack.Count > 0 do
+                    let x = stack.Pop()
+
+                    if not (isNull x.Chunk) then
+                        for e in x.Chunk do
+                            yield e
+                    else
+                        stack.Push x.Right
+                        stack.Push x.Left
         }
 
-    let rec toSeqBack (n: PNode) : seq<byte[]> =
+    let toSeqBack (n: PNode) : seq<byte[]> =
         seq {
             if not (isNull n) then
-                if not (isNull n.Chunk) then
-                    for i in n.Chunk.Length - 1 .. -1 .. 0 do
-                        yield n.Chunk[i]
-                else
-                    yield! toSeqBack n.Right
-                    yield! toSeqBack n.Left
+                let stack = Collections.Generic.Stack<PNode>()
+                stack.Push n
+
+                while stack.Count > 0 do
+                    let x = stack.Pop()
+
+                    if not (isNull x.Chunk) then
+                        for i in x.Chunk.Length - 1 .. -1 .. 0 do
+                            yield x.Chunk[i]
+                    else
+                        stack.Push x.Left
+                        stack.Push x.Right
         }
 
     /// A perfectly balanced tree over full chunks: O(n).
