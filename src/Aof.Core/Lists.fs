@@ -323,7 +323,17 @@ module ListOp =
     let popMany (l: PList) (count: int) (left: bool) : struct (byte[][] * PList) =
         let c = min count (PList.count l)
 
-        if left then
+        // A few pops go through the end fingers (cheap); many go through one split (O(log n)).
+        if c <= 8 then
+            let taken = Array.zeroCreate c
+            let mutable rest = l
+
+            for i in 0 .. c - 1 do
+                taken[i] <- if left then PList.head rest else PList.last rest
+                rest <- if left then PList.popFront rest else PList.popBack rest
+
+            struct (taken, rest)
+        elif left then
             let struct (taken, rest) = PList.splitAt c l
             struct (PList.slice 0 c taken, rest)
         else

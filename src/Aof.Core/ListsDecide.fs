@@ -34,6 +34,10 @@ module ListsDecide =
     /// The count a pop can actually take, as a logged op's count.
     let private clamp (l: PList) (count: int64) = int (min count (int64 (PList.count l)))
 
+    /// The `c` elements a pop would take, in the order it takes them, without building what is left.
+    let private peek (l: PList) (c: int) (left: bool) : byte[][] =
+        if left then PList.slice 0 c l else Array.rev (PList.slice (PList.count l - c) c l)
+
     let private pop dbi db k left (count: int64 voption) =
         match find db k, count with
         | Wrong, _ -> reply Reply.wrongType
@@ -42,8 +46,10 @@ module ListsDecide =
         | Found _, ValueSome 0L -> read true Reply.emptyArray
         | Found(l, _), _ ->
             let c = clamp l (ValueOption.defaultValue 1L count)
-            let struct (taken, _) = ListOp.popMany l c left
-            let r = if count.IsSome then bulks taken else Reply.Bulk taken[0]
+            let r =
+                match count with
+                | ValueSome _ -> bulks (peek l c left)
+                | ValueNone -> Reply.Bulk(if left then PList.head l else PList.last l)
             { write r [ op dbi (ListOp.Pop(k, int64 c, left)) ] with H = 1 }
 
     let private range db k start stop =
@@ -159,8 +165,7 @@ module ListsDecide =
         | Ok ValueNone -> if blocking then blocked else read false Reply.NilArray
         | Ok(ValueSome(struct (k, l))) ->
             let c = clamp l count
-            let struct (taken, _) = ListOp.popMany l c left
-            { write (Reply.Array [| Reply.Bulk k; bulks taken |]) [ op dbi (ListOp.Pop(k, int64 c, left)) ] with H = 1 }
+            { write (Reply.Array [| Reply.Bulk k; bulks (peek l c left) |]) [ op dbi (ListOp.Pop(k, int64 c, left)) ] with H = 1 }
 
     let private bpop dbi db keys left =
         match firstList db keys with
