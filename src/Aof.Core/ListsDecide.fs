@@ -1,6 +1,8 @@
 namespace Aof.Core
 
 /// The list commands' decisions: the reply Redis 7.0 gives and the ops (see Lists.fs) that record it.
+/// Keyspace hits and misses are counted by the reading commands only: Redis 7.0 does not count the
+/// lookups of writing commands (checked on redis-server 7.0.15 with INFO stats).
 module ListsDecide =
     open Outcome
 
@@ -41,16 +43,16 @@ module ListsDecide =
     let private pop dbi db k left (count: int64 voption) =
         match find db k, count with
         | Wrong, _ -> reply Reply.wrongType
-        | Missing, ValueNone -> read false Reply.Nil
-        | Missing, ValueSome _ -> read false Reply.NilArray
-        | Found _, ValueSome 0L -> read true Reply.emptyArray
+        | Missing, ValueNone -> reply Reply.Nil
+        | Missing, ValueSome _ -> reply Reply.NilArray
+        | Found _, ValueSome 0L -> reply Reply.emptyArray
         | Found(l, _), _ ->
             let c = clamp l (ValueOption.defaultValue 1L count)
             let r =
                 match count with
                 | ValueSome _ -> bulks (peek l c left)
                 | ValueNone -> Reply.Bulk(if left then PList.head l else PList.last l)
-            { write r [ op dbi (ListOp.Pop(k, int64 c, left)) ] with H = 1 }
+            write r [ op dbi (ListOp.Pop(k, int64 c, left)) ]
 
     let private range db k start stop =
         match find db k with
@@ -139,13 +141,13 @@ module ListsDecide =
     let private move dbi db src dst fromLeft toLeft (blocking: bool) =
         match find db src with
         | Wrong -> reply Reply.wrongType
-        | Missing -> if blocking then blocked else read false Reply.Nil
+        | Missing -> if blocking then blocked else reply Reply.Nil
         | Found(l, _) ->
             match find db dst with
             | Wrong -> reply Reply.wrongType
             | _ ->
                 let x = if fromLeft then PList.head l else PList.last l
-                { write (Reply.Bulk x) [ op dbi (ListOp.Move(src, dst, fromLeft, toLeft)) ] with H = 1 }
+                write (Reply.Bulk x) [ op dbi (ListOp.Move(src, dst, fromLeft, toLeft)) ]
 
     /// The first key, in order, that holds a list; a key of another type met first is an error.
     let private firstList (db: Db) (keys: byte[][]) : Result<struct (byte[] * PList) voption, Reply> =
@@ -162,10 +164,10 @@ module ListsDecide =
     let private mpop dbi db keys left (count: int64) (blocking: bool) =
         match firstList db keys with
         | Error e -> reply e
-        | Ok ValueNone -> if blocking then blocked else read false Reply.NilArray
+        | Ok ValueNone -> if blocking then blocked else reply Reply.NilArray
         | Ok(ValueSome(struct (k, l))) ->
             let c = clamp l count
-            { write (Reply.Array [| Reply.Bulk k; bulks (peek l c left) |]) [ op dbi (ListOp.Pop(k, int64 c, left)) ] with H = 1 }
+            write (Reply.Array [| Reply.Bulk k; bulks (peek l c left) |]) [ op dbi (ListOp.Pop(k, int64 c, left)) ]
 
     let private bpop dbi db keys left =
         match firstList db keys with
@@ -173,7 +175,7 @@ module ListsDecide =
         | Ok ValueNone -> blocked
         | Ok(ValueSome(struct (k, l))) ->
             let x = if left then PList.head l else PList.last l
-            { write (Reply.Array [| Reply.Bulk k; Reply.Bulk x |]) [ op dbi (ListOp.Pop(k, 1L, left)) ] with H = 1 }
+            write (Reply.Array [| Reply.Bulk k; Reply.Bulk x |]) [ op dbi (ListOp.Pop(k, 1L, left)) ]
 
     let run (_ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: ListCommand) : struct (Outcome * int) =
         let db = ks.Dbs[dbi]

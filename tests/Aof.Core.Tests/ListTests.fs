@@ -754,3 +754,31 @@ let ``a list's digest is Redis's`` () =
     Assert.Equal("6d72d37ef94804fd783118395e81c3da7f08be0a", digest [ "a"; "b"; "c" ] 4102444800000L)
     // ... then LPUSH l 12345 (an integer element digests as its text)
     Assert.Equal("094a7b18f5d1e35aeb1d14544ac5721e9b9aed46", digest [ "12345"; "a"; "b"; "c" ] 4102444800000L)
+
+[<Fact>]
+let ``only reading list commands count keyspace hits and misses, as in redis-server 7.0.15's INFO stats`` () =
+    let stats (setup: string list list) (args: string list) =
+        let ks =
+            setup
+            |> List.fold
+                (fun ks c ->
+                    match Command.parse (bs c) with
+                    | Ok(Request.Data cmd) -> Evolve.replay ks (Decide.decide (ctxAt start) ks 0 cmd).Events
+                    | _ -> ks)
+                (Keyspace.create 1)
+
+        match Command.parse (bs args) with
+        | Ok(Request.Data cmd) ->
+            let d = Decide.decide (ctxAt start) ks 0 cmd
+            d.Hits, d.Misses
+        | other -> failwithf "%A" other
+
+    let l = [ [ "RPUSH"; "l"; "a"; "b" ] ]
+    Assert.Equal((0, 0), stats l [ "LPOP"; "l" ])
+    Assert.Equal((0, 0), stats [] [ "LPOP"; "nol" ])
+    Assert.Equal((0, 0), stats l [ "BLPOP"; "l"; "0" ])
+    Assert.Equal((0, 0), stats l [ "LMOVE"; "l"; "d"; "LEFT"; "LEFT" ])
+    Assert.Equal((0, 0), stats l [ "LMPOP"; "1"; "l"; "LEFT" ])
+    Assert.Equal((0, 1), stats [] [ "LLEN"; "nol" ])
+    Assert.Equal((0, 1), stats [] [ "LRANGE"; "nol"; "0"; "1" ])
+    Assert.Equal((1, 0), stats l [ "LINDEX"; "l"; "0" ])
