@@ -525,8 +525,17 @@ let private runModel (steps: (int * Cmd) list) : Reply list * ListModel =
     let replies =
         [ for (adv, c) in steps do
               m.Now <- m.Now + int64 adv
-              for k in c.Keys do
-                  m.Purge k
+              // A command refused for its arguments never looks at its keys, so it expires nothing.
+              let refused =
+                  match c.Model with
+                  | "LPOS" :: _ -> List.pairwise c.Model |> List.contains ("RANK", "0")
+                  | [ ("LPOP" | "RPOP"); _; n ] -> int n < 0
+                  | _ -> false
+
+              if not refused then
+                  for k in c.Keys do
+                      m.Purge k
+
               modelRun m c.Model ]
 
     replies, m
