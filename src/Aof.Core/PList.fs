@@ -9,9 +9,9 @@ open System
 // million elements are ~30k tree nodes, not a million) while staying immutable and structurally shared,
 // which the snapshot-based rewrite needs. AVL join/split give every middle operation in O(log n) with
 // short, checkable code (a finger tree would give the same bounds with far more of it). The end chunks
-// absorb LPUSH/RPUSH/LPOP/RPOP: a push copies one chunk of at most `B` references and only every `B`-th
-// push joins a full chunk into the tree, so end operations cost O(B) copying plus O((log n) / B) amortised
-// tree work — constant in practice.
+// absorb LPUSH/RPUSH/LPOP/RPOP: a pop only shortens a finger; a push copies one finger of at most `B`
+// references, and only every `B`-th push joins a full chunk into the tree (and every `B`-th pop splits one
+// off), so end operations cost O(B) copying plus O((log n) / B) amortised tree work — constant in practice.
 //
 // Complexities (n elements, k touched):
 //   push/pop at either end   O(1) amortised (as above)
@@ -33,13 +33,21 @@ type internal PNode(left: PNode, right: PNode, chunk: byte[][], size: int, heigh
     member _.Height = height
 
 /// A persistent list of byte strings: elements are `Front @ Mid @ Back`.
+///
+/// The fingers are arrays with a logical length, so a pop only shortens the length and copies nothing;
+/// a push copies the live part (the slots past the length may be seen by older versions, so they are never
+/// written). The front finger is stored reversed, so both fingers grow and shrink at their array's end.
+/// A popped element stays referenced by its finger array until that array is dropped: at most B per end.
 [<Sealed>]
-type PList internal (front: byte[][], mid: PNode, back: byte[][]) =
+type PList internal (front: byte[][], frontLen: int, mid: PNode, back: byte[][], backLen: int) =
+    /// The front finger, reversed: element i of the list (i < FrontLen) is Front[FrontLen - 1 - i].
     member internal _.Front = front
+    member internal _.FrontLen = frontLen
     /// null when empty.
     member internal _.Mid = mid
     member internal _.Back = back
-    member _.Count = front.Length + (if isNull mid then 0 else mid.Size) + back.Length
+    member internal _.BackLen = backLen
+    member _.Count = frontLen + (if isNull mid then 0 else mid.Size) + backLen
 
 module internal Rope =
     /// Chunk capacity.
@@ -203,90 +211,129 @@ module internal Rope =
 module PList =
     open Rope
 
-    let empty = PList([||], null, [||])
+    let empty = PList([||], 0, null, [||], 0)
     let count (l: PList) = l.Count
     let isEmpty (l: PList) = l.Count = 0
 
-    let private ofTree (t: PNode) = if isNull t then empty else PList([||], t, [||])
+    let private ofTree (t: PNode) = if isNull t then empty else PList([||], 0, t, [||], 0)
+
+    /// The front finger's elements, in list order.
+    let private frontItems (l: PList) : byte[][] =
+        let n = l.FrontLen
+        Array.init n (fun i -> l.Front[n - 1 - i])
+
+    let private backItems (l: PList) : byte[][] = Array.sub l.Back 0 l.BackLen
+
+    /// The live part of a finger array plus one element at its end (a copy: see the type's comment).
+    let private grow (a: byte[][]) (len: int) (x: byte[]) : byte[][] =
+        let r = Array.zeroCreate (len + 1)
+        Array.blit a 0 r 0 len
+        r[len] <- x
+        r
 
     /// The whole list as one tree (the fingers folded in): O(log n).
     let private tree (l: PList) : PNode =
-        join (join (leaf l.Front) l.Mid) (leaf l.Back)
+        join (join (leaf (frontItems l)) l.Mid) (leaf (backItems l))
 
     /// Front to back.
     let toSeq (l: PList) : seq<byte[]> =
-        Seq.concat [ Seq.ofArray l.Front; Rope.toSeq l.Mid; Seq.ofArray l.Back ]
+        seq {
+            for i in l.FrontLen - 1 .. -1 .. 0 do
+                yield l.Front[i]
+
+            yield! Rope.toSeq l.Mid
+
+            for i in 0 .. l.BackLen - 1 do
+                yield l.Back[i]
+        }
 
     /// Back to front.
     let toSeqBack (l: PList) : seq<byte[]> =
-        Seq.concat [ Seq.rev (Seq.ofArray l.Back); Rope.toSeqBack l.Mid; Seq.rev (Seq.ofArray l.Front) ]
+        seq {
+            for i in l.BackLen - 1 .. -1 .. 0 do
+                yield l.Back[i]
+
+            yield! Rope.toSeqBack l.Mid
+
+            for i in 0 .. l.FrontLen - 1 do
+                yield l.Front[i]
+        }
 
     let ofArray (items: byte[][]) : PList = ofTree (Rope.ofArray items)
     let ofSeq (items: seq<byte[]>) : PList = ofArray (Seq.toArray items)
 
     let pushFront (x: byte[]) (l: PList) : PList =
-        if l.Front.Length < B then PList(Array.insertAt 0 x l.Front, l.Mid, l.Back)
-        else PList([| x |], join (leaf l.Front) l.Mid, l.Back)
+        if l.FrontLen < B then PList(grow l.Front l.FrontLen x, l.FrontLen + 1, l.Mid, l.Back, l.BackLen)
+        else PList([| x |], 1, join (leaf (frontItems l)) l.Mid, l.Back, l.BackLen)
 
     let pushBack (x: byte[]) (l: PList) : PList =
-        if l.Back.Length < B then PList(l.Front, l.Mid, Array.append l.Back [| x |])
-        else PList(l.Front, join l.Mid (leaf l.Back), [| x |])
+        if l.BackLen < B then PList(l.Front, l.FrontLen, l.Mid, grow l.Back l.BackLen x, l.BackLen + 1)
+        else PList(l.Front, l.FrontLen, join l.Mid (leaf (backItems l)), [| x |], 1)
 
     /// Several pushes at the front, each element in turn (LPUSH a b c leaves c first).
     let pushFrontMany (xs: byte[][]) (l: PList) : PList =
         if xs.Length <= B then Array.fold (fun acc x -> pushFront x acc) l xs
-        else PList([||], join (Rope.ofArray (Array.rev xs)) (tree l), [||])
+        else ofTree (join (Rope.ofArray (Array.rev xs)) (tree l))
 
     let pushBackMany (xs: byte[][]) (l: PList) : PList =
         if xs.Length <= B then Array.fold (fun acc x -> pushBack x acc) l xs
-        else PList([||], join (tree l) (Rope.ofArray xs), [||])
+        else ofTree (join (tree l) (Rope.ofArray xs))
 
     /// The element at `i` (0 <= i < count).
     let item (i: int) (l: PList) : byte[] =
-        let f = l.Front.Length
+        let f = l.FrontLen
         let m = size l.Mid
 
-        if i < f then l.Front[i]
+        if i < f then l.Front[f - 1 - i]
         elif i < f + m then Rope.item l.Mid (i - f)
         else l.Back[i - f - m]
 
     let head (l: PList) : byte[] = item 0 l
     let last (l: PList) : byte[] = item (l.Count - 1) l
 
+    /// A tree's elements, in order.
+    let private items (t: PNode) : byte[][] =
+        let a = Array.zeroCreate (size t)
+        Rope.copyTo t 0 a.Length a 0
+        a
+
     /// The list without its first element (non-empty list).
     let popFront (l: PList) : PList =
-        if l.Front.Length > 0 then PList(l.Front[1..], l.Mid, l.Back)
+        if l.FrontLen > 0 then PList(l.Front, l.FrontLen - 1, l.Mid, l.Back, l.BackLen)
         elif not (isNull l.Mid) then
-            // The tree's first chunk's worth of elements becomes the new front finger.
+            // The tree's first chunk's worth of elements becomes the front finger, less the one popped.
             let struct (chunk, rest) = Rope.split l.Mid (min B (size l.Mid))
-            let a = Array.zeroCreate (size chunk)
-            Rope.copyTo chunk 0 a.Length a 0
-            PList(a[1..], rest, l.Back)
-        else PList([||], null, l.Back[1..])
+            let a = Array.rev (items chunk)
+            PList(a, a.Length - 1, rest, l.Back, l.BackLen)
+        else
+            // Only the back finger holds elements: it becomes the front finger.
+            let a = Array.rev (backItems l)
+            PList(a, a.Length - 1, null, [||], 0)
 
     let popBack (l: PList) : PList =
-        if l.Back.Length > 0 then PList(l.Front, l.Mid, l.Back[.. l.Back.Length - 2])
+        if l.BackLen > 0 then PList(l.Front, l.FrontLen, l.Mid, l.Back, l.BackLen - 1)
         elif not (isNull l.Mid) then
             let n = size l.Mid
             let struct (rest, chunk) = Rope.split l.Mid (n - min B n)
-            let a = Array.zeroCreate (size chunk)
-            Rope.copyTo chunk 0 a.Length a 0
-            PList(l.Front, rest, a[.. a.Length - 2])
-        else PList(l.Front[.. l.Front.Length - 2], null, [||])
+            let a = items chunk
+            PList(l.Front, l.FrontLen, rest, a, a.Length - 1)
+        else
+            let a = frontItems l
+            PList([||], 0, null, a, a.Length - 1)
 
     let set (i: int) (x: byte[]) (l: PList) : PList =
-        let f = l.Front.Length
+        let f = l.FrontLen
         let m = size l.Mid
 
         if i < f then
-            let a = Array.copy l.Front
-            a[i] <- x
-            PList(a, l.Mid, l.Back)
-        elif i < f + m then PList(l.Front, Rope.setAt l.Mid (i - f) x, l.Back)
+            let a = Array.sub l.Front 0 f
+            a[f - 1 - i] <- x
+            PList(a, f, l.Mid, l.Back, l.BackLen)
+        elif i < f + m then PList(l.Front, f, Rope.setAt l.Mid (i - f) x, l.Back, l.BackLen)
         else
-            let a = Array.copy l.Back
+            let a = backItems l
             a[i - f - m] <- x
-            PList(l.Front, l.Mid, a)
+            PList(l.Front, f, l.Mid, a, a.Length)
 
     /// Inserts `x` so that it lands at index `i` (0 <= i <= count).
     let insertAt (i: int) (x: byte[]) (l: PList) : PList = ofTree (Rope.insertAt (tree l) i x)
@@ -306,13 +353,13 @@ module PList =
     /// `count` elements from `start`, front to back (the range must lie inside the list).
     let slice (start: int) (count: int) (l: PList) : byte[][] =
         let dst = Array.zeroCreate<byte[]> count
-        let f = l.Front.Length
+        let f = l.FrontLen
         let m = size l.Mid
         let mutable at = 0
         let mutable i = start
         // The front finger, then the tree, then the back finger.
         while at < count && i < f do
-            dst[at] <- l.Front[i]
+            dst[at] <- l.Front[f - 1 - i]
             at <- at + 1
             i <- i + 1
 
@@ -331,4 +378,6 @@ module PList =
 
     /// Structure check for tests.
     let internal isValid (l: PList) =
-        l.Front.Length <= B && l.Back.Length <= B && Rope.isValid l.Mid
+        l.FrontLen >= 0 && l.FrontLen <= B && l.FrontLen <= l.Front.Length
+        && l.BackLen >= 0 && l.BackLen <= B && l.BackLen <= l.Back.Length
+        && Rope.isValid l.Mid
