@@ -683,8 +683,9 @@ module Command =
         | Command.Scan _
         | Command.RandomKey -> [||]
 
-    /// For a blocking command (BLPOP, BZPOPMIN, ...): its timeout in seconds (0 = forever) and the reply
-    /// when it times out. ValueNone for every other command.
+    /// For a blocking command (BLPOP, BZPOPMIN, ...): its timeout in seconds (0 = forever) and its reply
+    /// inside MULTI, where it cannot wait. ValueNone for every other command. (A timeout is always answered
+    /// with the null array in Redis 7.0, whatever the command.)
     let blocking (cmd: Command) : struct (float * Reply) voption =
         match cmd with
         | Command.Lists c -> ListCommand.blocking c

@@ -24,7 +24,7 @@ type Decision =
       /// Keys found expired (lazy expiry) and deleted by this command.
       Expired: int
       /// A blocking command found nothing to serve: the engine parks the client on the command's keys
-      /// (or, inside MULTI, answers the command's timeout reply). `Reply` and `Events` are empty then.
+      /// (or, inside MULTI, answers the command's `Command.blocking` reply). `Reply` and `Events` are empty then.
       Blocked: bool }
 
 /// One command's result as the per-command deciders build it.

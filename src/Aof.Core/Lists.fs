@@ -214,8 +214,9 @@ module ListCommand =
         | ListCommand.MPop(ks, _, _, _)
         | ListCommand.BPop(ks, _, _) -> ks
 
-    /// For a blocking command: its timeout in seconds (0 = forever) and the reply when it times out (or runs
-    /// inside MULTI with nothing to serve). ValueNone for every other command.
+    /// For a blocking command: its timeout in seconds (0 = forever) and its reply inside MULTI with nothing
+    /// to serve (redis-server 7.0.15: `$-1` for BLMOVE and BRPOPLPUSH, `*-1` for the others). ValueNone for
+    /// every other command.
     let blocking (cmd: ListCommand) : struct (float * Reply) voption =
         match cmd with
         | ListCommand.BPop(_, _, t)

@@ -57,7 +57,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
     let mutable lastSampleCommands = 0L
     let blocked = BlockedClients()
     // A blocking command that found nothing to serve: Execute parks its client once the command returns.
-    let mutable parking: struct (Command * float * Reply) voption = ValueNone
+    let mutable parking: struct (Command * float) voption = ValueNone
 
     static let epochTicks = DateTime.UnixEpoch.Ticks
 
@@ -109,11 +109,11 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
         if d.Blocked then
             match Command.blocking cmd with
-            // Inside MULTI a blocking command cannot wait: it answers as if it had timed out, as in Redis.
-            | ValueSome(struct (_, timeoutReply)) when inExec -> timeoutReply
-            | ValueSome(struct (timeout, timeoutReply)) ->
-                parking <- ValueSome(struct (cmd, timeout, timeoutReply))
-                timeoutReply
+            // Inside MULTI a blocking command cannot wait: it answers at once, as in Redis.
+            | ValueSome(struct (_, multiReply)) when inExec -> multiReply
+            | ValueSome(struct (timeout, multiReply)) ->
+                parking <- ValueSome(struct (cmd, timeout))
+                multiReply
             | ValueNone -> d.Reply
         else
             keyspace <- ks
@@ -145,17 +145,18 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
     /// Parks a client whose blocking command found nothing: it waits on the command's keys until a write
     /// serves it, its timeout passes, or it goes away.
-    let park (session: Session) (cmd: Command) (timeout: float) (timeoutReply: Reply) (pending: List<byte[][]>) =
+    let park (session: Session) (cmd: Command) (timeout: float) (pending: List<byte[][]>) =
         let keys = Command.keys cmd |> Array.distinctBy Bytes.toString
-        let b = Blocked(session.Db, cmd, keys, timeoutReply, pending)
+        let b = Blocked(session.Db, cmd, keys, pending)
         blocked.Park(session, b)
 
         if timeout > 0.0 then
             let fire (_: obj) =
                 lock gate (fun () ->
                     if b.Waiting then
+                        // Redis 7.0 answers every blocking list and sorted-set timeout with the null array.
                         blocked.Unregister(session, b)
-                        b.Reply <- timeoutReply
+                        b.Reply <- Reply.NilArray
                         b.Wake())
 
             b.Timer <- new Timer(fire, null, int64 (Math.Ceiling(timeout * 1000.0)), -1L)
@@ -662,9 +663,9 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 let reply = dispatch session micros commands[i]
 
                 match parking with
-                | ValueSome(struct (cmd, timeout, timeoutReply)) ->
+                | ValueSome(struct (cmd, timeout)) ->
                     parking <- ValueNone
-                    park session cmd timeout timeoutReply (commands.GetRange(i + 1, commands.Count - i - 1))
+                    park session cmd timeout (commands.GetRange(i + 1, commands.Count - i - 1))
                 | ValueNone ->
                     match reply with
                     | Reply.Error _ -> stats.ErrorReplies <- stats.ErrorReplies + 1L

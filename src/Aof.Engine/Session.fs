@@ -15,15 +15,14 @@ type Watched =
 /// A client blocked by BLPOP, BZPOPMIN and the like: what it waits for, what it will be answered, and the
 /// commands that arrived after it in the same read (they run once it is answered, as in Redis).
 [<Sealed; AllowNullLiteral>]
-type Blocked(db: int, cmd: Command, keys: byte[][], timeoutReply: Reply, pending: List<byte[][]>) =
+type Blocked(db: int, cmd: Command, keys: byte[][], pending: List<byte[][]>) =
     let woken = Tasks.TaskCompletionSource(Tasks.TaskCreationOptions.RunContinuationsAsynchronously)
     member _.Db = db
     member _.Cmd = cmd
     member _.Keys = keys
-    member _.TimeoutReply = timeoutReply
     member _.Pending = pending
-    /// The answer once served (or the timeout reply once timed out).
-    member val Reply = timeoutReply with get, set
+    /// The answer once served (the null array until then: what a timeout answers).
+    member val Reply = Reply.NilArray with get, set
     member val Timer: Timer = null with get, set
     /// Still registered on its keys (neither served, timed out nor gone).
     member val Waiting = true with get, set
