@@ -399,12 +399,7 @@ let ``the logged events read back through their AOF form and replay to the live 
     check (fun steps ->
         let real = runReal steps
 
-        let reparsed =
-            real.Events
-            |> List.map (fun e ->
-                match Event.ofArgs e.Db (Event.toArgs e.Op) with
-                | Ok e2 -> e2
-                | Error msg -> failwith msg)
+        let reparsed = Replay.throughArgs real.Events
 
         reparsed = real.Events
         && Keyspace.toMap (Evolve.replay (Keyspace.create databases) reparsed) = Keyspace.toMap real.Final)

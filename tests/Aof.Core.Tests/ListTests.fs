@@ -563,12 +563,7 @@ let ``the logged list events, through their AOF form, replay to the live state``
     checkSteps 300 (fun steps ->
         let real = runReal steps
 
-        let reparsed =
-            real.Events
-            |> List.map (fun e ->
-                match Event.ofArgs e.Db (Event.toArgs e.Op) with
-                | Ok e2 -> e2
-                | Error msg -> failwith msg)
+        let reparsed = Replay.throughArgs real.Events
 
         Keyspace.toMap (Evolve.replay (Keyspace.create 1) reparsed) = Keyspace.toMap real.Final)
 

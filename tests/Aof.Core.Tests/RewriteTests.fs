@@ -1,54 +1,14 @@
 module Aof.Core.Tests.RewriteTests
 
 open System
-open System.Buffers
 open Xunit
 open FsCheck
 open FsCheck.FSharp
 open Aof.Core
 open Aof.Core.Tests.DecideTests
+open Aof.Core.Tests.Replay
 
 let private config = Config.QuickThrowOnFailure.WithMaxTest(2000)
-
-/// What a client could still read at `now`: keys already expired are gone for every purpose.
-let private alive (now: int64) (ks: Keyspace) =
-    Keyspace.toMap ks
-    |> Map.map (fun _ keys -> keys |> Map.filter (fun _ (_, at) -> at = Expiry.none || at > now))
-    |> Map.filter (fun _ keys -> not keys.IsEmpty)
-
-let private serialize (events: Event seq) : byte[] =
-    let out = ArrayBufferWriter<byte>()
-    let mutable db = -1
-
-    for e in events do
-        db <- AofFormat.writeUnit out db [ e ]
-
-    out.WrittenSpan.ToArray()
-
-/// Parses AOF bytes back into events, tracking SELECT as a loader does.
-let private parse (bytes: byte[]) : Event list =
-    let mutable pos = 0
-    let mutable db = 0
-    let events = ResizeArray()
-    let mutable go = true
-
-    while go do
-        let mutable consumed = 0
-        let mutable args: byte[][] = null
-        let mutable error: string = null
-
-        match AofReader.TryRead(ReadOnlySpan(bytes, pos, bytes.Length - pos), &consumed, &args, &error) with
-        | AofRead.Command ->
-            pos <- pos + consumed
-
-            if Bytes.eqLower "select" args[0] then db <- int (Num.tryParseInt64 args[1]).Value
-            else
-                match Event.ofArgs db args with
-                | Ok e -> events.Add e
-                | Error m -> failwith m
-        | _ -> go <- false
-
-    List.ofSeq events
 
 let private check prop =
     Check.One(config, Prop.forAll (Arb.fromGen genSession) prop)

@@ -401,12 +401,7 @@ let ``replaying the logged set events through their AOF form rebuilds the live s
     check (fun (seed, steps) ->
         let real = runReal seed steps
 
-        let reparsed =
-            real.Events
-            |> List.map (fun e ->
-                match Event.ofArgs e.Db (Event.toArgs e.Op) with
-                | Ok e2 -> e2
-                | Error msg -> failwith msg)
+        let reparsed = Replay.throughArgs real.Events
 
         List.forall2 (fun (a: Event) (b: Event) -> Event.toArgs a.Op = Event.toArgs b.Op) reparsed real.Events
         && Keyspace.toMap (Evolve.replay (Keyspace.create 1) reparsed) = Keyspace.toMap real.Final)
