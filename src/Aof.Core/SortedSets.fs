@@ -1,41 +1,429 @@
 namespace Aof.Core
 
-// SKELETON: the sorted-set helper fills in the commands, ops, parsing, evolve and projection.
+/// ZADD's options.
+[<Struct>]
+type ZAddFlags =
+    { Nx: bool
+      Xx: bool
+      Gt: bool
+      Lt: bool
+      Ch: bool
+      Incr: bool }
+
+/// What a range command ranges over. Score and lex ranges are held as (min, max) whatever order the
+/// command's arguments gave them in.
+[<RequireQualifiedAccess>]
+type ZRangeBy =
+    | Rank of start: int64 * stop: int64
+    | Score of min: ScoreBound * max: ScoreBound
+    | Lex of min: LexBound * max: LexBound
+
+/// One range query: ZRANGE and every older spelling of it.
+type ZRangeQuery =
+    { Key: byte[]
+      By: ZRangeBy
+      Rev: bool
+      /// LIMIT offset count (count < 0: all).
+      Limit: struct (int64 * int64) voption
+      WithScores: bool }
+
+[<RequireQualifiedAccess>]
+type ZSetAlgebra =
+    | Union
+    | Inter
+    | Diff
+
+[<RequireQualifiedAccess>]
+type ZAggregate =
+    | Sum
+    | Min
+    | Max
 
 /// A sorted-set command, parsed with Redis 7.0's arity and syntax errors.
 [<RequireQualifiedAccess>]
 type ZSetCommand =
-    | Unimplemented
+    /// ZADD and ZINCRBY (an INCR with one pair). Scores stay text: Redis checks them before the key's type.
+    | Add of key: byte[] * flags: ZAddFlags * pairs: struct (byte[] * byte[])[]
+    | Rem of key: byte[] * members: byte[][]
+    | Score of key: byte[] * mem: byte[]
+    | MScore of key: byte[] * members: byte[][]
+    | Card of key: byte[]
+    | Count of key: byte[] * min: ScoreBound * max: ScoreBound
+    | LexCount of key: byte[] * lmin: LexBound * lmax: LexBound
+    | Rank of key: byte[] * mem: byte[] * rev: bool
+    | Range of ZRangeQuery
+    | RangeStore of dst: byte[] * query: ZRangeQuery
+    | Pop of key: byte[] * max: bool * count: int64 voption
+    | BPop of keys: byte[][] * max: bool * timeout: float
+    | RemRangeByRank of key: byte[] * start: int64 * stop: int64
+    | RemRangeByScore of key: byte[] * min: ScoreBound * max: ScoreBound
+    | RemRangeByLex of key: byte[] * lmin: LexBound * lmax: LexBound
+    | RandMember of key: byte[] * count: int64 voption * withScores: bool
+    | Store of algebra: ZSetAlgebra * dst: byte[] * sources: byte[][] * weights: float[] * aggregate: ZAggregate
+    /// The options are read only once the key is found, as Redis does.
+    | Scan of key: byte[] * cursor: uint64 * options: byte[][]
 
 /// A deterministic sorted-set fact, exactly as it lands in the AOF (commands real Redis 7 also reads).
 [<RequireQualifiedAccess>]
 type ZSetOp =
-    | Unimplemented
+    /// `ZADD key score member ...`: each member at exactly that score (added or moved).
+    | Add of key: byte[] * pairs: struct (byte[] * float)[]
+    /// `ZREM key member ...`: the members gone; the key goes with the last one.
+    | Rem of key: byte[] * members: byte[][]
 
 module ZSetCommand =
+    let private syntax = Error Reply.syntaxError
+    let private notFloatRange = Reply.Error "ERR min or max is not a float"
+    let private notLexRange = Reply.Error "ERR min or max not valid string range item"
+
+    let private int64Arg (b: byte[]) =
+        match Num.tryParseInt64 b with
+        | ValueSome n -> Ok n
+        | ValueNone -> Error Reply.notInteger
+
+    /// `5`, `(5`, `-inf`, `+inf`.
+    let parseScoreBound (b: byte[]) : Result<ScoreBound, Reply> =
+        let exclusive = b.Length > 0 && b[0] = '('B
+        let text = if exclusive then b[1..] else b
+
+        match Num.tryParseFloat text with
+        | ValueSome v -> Ok { Value = v; Exclusive = exclusive }
+        | ValueNone -> Error notFloatRange
+
+    let parseLexBound (b: byte[]) : Result<LexBound, Reply> =
+        if b.Length = 1 && b[0] = '-'B then Ok LexBound.NegInf
+        elif b.Length = 1 && b[0] = '+'B then Ok LexBound.PosInf
+        elif b.Length > 0 && b[0] = '['B then Ok(LexBound.Incl b[1..])
+        elif b.Length > 0 && b[0] = '('B then Ok(LexBound.Excl b[1..])
+        else Error notLexRange
+
+    let private pair (parse: byte[] -> Result<'B, Reply>) (a: byte[]) (b: byte[]) =
+        match parse a with
+        | Error e -> Error e
+        | Ok x ->
+            match parse b with
+            | Error e -> Error e
+            | Ok y -> Ok(x, y)
+
+    let private noFlags = { Nx = false; Xx = false; Gt = false; Lt = false; Ch = false; Incr = false }
+
+    let private zadd (a: byte[][]) : Result<ZSetCommand, Reply> =
+        let rec flags i (f: ZAddFlags) =
+            if i >= a.Length then struct (i, f)
+            else
+                match Bytes.toLower a[i] with
+                | "nx" -> flags (i + 1) { f with Nx = true }
+                | "xx" -> flags (i + 1) { f with Xx = true }
+                | "gt" -> flags (i + 1) { f with Gt = true }
+                | "lt" -> flags (i + 1) { f with Lt = true }
+                | "ch" -> flags (i + 1) { f with Ch = true }
+                | "incr" -> flags (i + 1) { f with Incr = true }
+                | _ -> struct (i, f)
+
+        let struct (first, f) = flags 2 noFlags
+        let elements = a.Length - first
+
+        if elements = 0 || elements % 2 <> 0 then syntax
+        elif f.Nx && f.Xx then Error(Reply.Error "ERR XX and NX options at the same time are not compatible")
+        elif (f.Gt && f.Nx) || (f.Lt && f.Nx) || (f.Gt && f.Lt) then
+            Error(Reply.Error "ERR GT, LT, and/or NX options at the same time are not compatible")
+        elif f.Incr && elements > 2 then Error(Reply.Error "ERR INCR option supports a single increment-element pair")
+        else Ok(ZSetCommand.Add(a[1], f, Array.init (elements / 2) (fun i -> struct (a[first + 2 * i + 1], a[first + 2 * i]))))
+
+    /// LIMIT and WITHSCORES after the range of ZRANGEBYSCORE / ZRANGEBYLEX (and their REV forms).
+    let private rangeOptions (a: byte[][]) (from: int) (lex: bool) =
+        let rec go i (limit: struct (int64 * int64) voption) ws =
+            if i >= a.Length then Ok(struct (limit, ws))
+            elif not lex && Bytes.eqLower "withscores" a[i] then go (i + 1) limit true
+            elif Bytes.eqLower "limit" a[i] && i + 2 < a.Length then
+                match pair int64Arg a[i + 1] a[i + 2] with
+                | Ok(o, c) -> go (i + 3) (ValueSome(struct (o, c))) ws
+                | Error e -> Error e
+            else syntax
+
+        go from ValueNone false
+
+    let private rangeByScore (rev: bool) (a: byte[][]) =
+        let lo, hi = if rev then a[3], a[2] else a[2], a[3]
+
+        match pair parseScoreBound lo hi with
+        | Error e -> Error e
+        | Ok(mn, mx) ->
+            rangeOptions a 4 false
+            |> Result.map (fun (struct (limit, ws)) ->
+                ZSetCommand.Range { Key = a[1]; By = ZRangeBy.Score(mn, mx); Rev = rev; Limit = limit; WithScores = ws })
+
+    let private rangeByLex (rev: bool) (a: byte[][]) =
+        let lo, hi = if rev then a[3], a[2] else a[2], a[3]
+
+        match pair parseLexBound lo hi with
+        | Error e -> Error e
+        | Ok(mn, mx) ->
+            rangeOptions a 4 true
+            |> Result.map (fun (struct (limit, _)) ->
+                ZSetCommand.Range { Key = a[1]; By = ZRangeBy.Lex(mn, mx); Rev = rev; Limit = limit; WithScores = false })
+
+    let private rangeByRank (rev: bool) (a: byte[][]) =
+        let ws =
+            if a.Length = 4 then Ok false
+            elif a.Length = 5 && Bytes.eqLower "withscores" a[4] then Ok true
+            else syntax
+
+        match ws with
+        | Error e -> Error e
+        | Ok ws ->
+            pair int64Arg a[2] a[3]
+            |> Result.map (fun (s, e) -> ZSetCommand.Range { Key = a[1]; By = ZRangeBy.Rank(s, e); Rev = rev; Limit = ValueNone; WithScores = ws })
+
+    /// ZRANGE's and ZRANGESTORE's unified syntax: `key min max [BYSCORE|BYLEX] [REV] [LIMIT o c] [WITHSCORES]`,
+    /// starting at `at` (the source key).
+    let private zrange (a: byte[][]) (at: int) (store: bool) : Result<ZRangeQuery, Reply> =
+        let rec opts i byScore byLex rev limit ws =
+            if i >= a.Length then Ok(struct (byScore, byLex, rev, limit, ws))
+            else
+                match Bytes.toLower a[i] with
+                | "withscores" when not store -> opts (i + 1) byScore byLex rev limit true
+                | "byscore" when not byScore && not byLex -> opts (i + 1) true byLex rev limit ws
+                | "bylex" when not byScore && not byLex -> opts (i + 1) byScore true rev limit ws
+                | "rev" -> opts (i + 1) byScore byLex true limit ws
+                | "limit" when i + 2 < a.Length ->
+                    match pair int64Arg a[i + 1] a[i + 2] with
+                    | Ok(o, c) -> opts (i + 3) byScore byLex rev (ValueSome(struct (o, c))) ws
+                    | Error e -> Error e
+                | _ -> syntax
+
+        match opts (at + 3) false false false ValueNone false with
+        | Error e -> Error e
+        | Ok(struct (byScore, byLex, rev, limit, ws)) ->
+            if limit.IsSome && not byScore && not byLex then
+                Error(Reply.Error "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+            elif ws && byLex then
+                Error(Reply.Error "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+            else
+                let lo, hi = if rev && (byScore || byLex) then a[at + 2], a[at + 1] else a[at + 1], a[at + 2]
+
+                let by =
+                    if byScore then pair parseScoreBound lo hi |> Result.map ZRangeBy.Score
+                    elif byLex then pair parseLexBound lo hi |> Result.map ZRangeBy.Lex
+                    else pair int64Arg lo hi |> Result.map ZRangeBy.Rank
+
+                by |> Result.map (fun by -> { Key = a[at]; By = by; Rev = rev; Limit = limit; WithScores = ws })
+
+    let private pop (max: bool) (a: byte[][]) =
+        if a.Length > 3 then syntax
+        elif a.Length = 3 then
+            match Num.tryParseInt64 a[2] with
+            | ValueSome n when n >= 0L -> Ok(ZSetCommand.Pop(a[1], max, ValueSome n))
+            | _ -> Error(Reply.Error "ERR value is out of range, must be positive")
+        else Ok(ZSetCommand.Pop(a[1], max, ValueNone))
+
+    /// A blocking timeout as Redis reads it: seconds, fractional allowed, not negative. Values too large
+    /// for Redis's millisecond count wrap negative there, hence the same error for them.
+    let parseTimeout (b: byte[]) : Result<float, Reply> =
+        match Num.tryParseFloat b with
+        | ValueNone -> Error(Reply.Error "ERR timeout is not a float or out of range")
+        | ValueSome t when t < 0.0 || t * 1000.0 >= 9.2233720368547758e18 -> Error(Reply.Error "ERR timeout is negative")
+        | ValueSome t -> Ok t
+
+    let private bpop (max: bool) (a: byte[][]) =
+        parseTimeout a[a.Length - 1] |> Result.map (fun t -> ZSetCommand.BPop(a[1 .. a.Length - 2], max, t))
+
+    let private remRange (a: byte[][]) (kind: string) =
+        match kind with
+        | "rank" -> pair int64Arg a[2] a[3] |> Result.map (fun (s, e) -> ZSetCommand.RemRangeByRank(a[1], s, e))
+        | "score" -> pair parseScoreBound a[2] a[3] |> Result.map (fun (s, e) -> ZSetCommand.RemRangeByScore(a[1], s, e))
+        | _ -> pair parseLexBound a[2] a[3] |> Result.map (fun (s, e) -> ZSetCommand.RemRangeByLex(a[1], s, e))
+
+    let private randMember (a: byte[][]) =
+        if a.Length = 2 then Ok(ZSetCommand.RandMember(a[1], ValueNone, false))
+        else
+            match Num.tryParseInt64 a[2] with
+            | ValueNone -> Error Reply.notInteger
+            | ValueSome n when n = System.Int64.MinValue ->
+                Error(Reply.Error "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            | ValueSome n ->
+                if a.Length = 3 then Ok(ZSetCommand.RandMember(a[1], ValueSome n, false))
+                elif a.Length = 4 && Bytes.eqLower "withscores" a[3] then Ok(ZSetCommand.RandMember(a[1], ValueSome n, true))
+                else syntax
+
+    let private store (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
+        match Num.tryParseInt64 a[2] with
+        | ValueNone -> Error Reply.notInteger
+        | ValueSome n when n < 1L -> Error(Reply.Error(sprintf "ERR at least 1 input key is needed for '%s' command" name))
+        | ValueSome n when n > int64 (a.Length - 3) -> syntax
+        | ValueSome n ->
+            let n = int n
+            let sources = a[3 .. 2 + n]
+
+            let rec opts i (weights: float[]) agg =
+                if i >= a.Length then Ok(ZSetCommand.Store(algebra, a[1], sources, weights, agg))
+                elif algebra <> ZSetAlgebra.Diff && Bytes.eqLower "weights" a[i] && i + n < a.Length then
+                    let ws = a[i + 1 .. i + n] |> Array.map Num.tryParseFloat
+
+                    if ws |> Array.exists (fun w -> w.IsNone) then Error(Reply.Error "ERR weight value is not a float")
+                    else opts (i + 1 + n) (ws |> Array.map (fun w -> w.Value)) agg
+                elif algebra <> ZSetAlgebra.Diff && Bytes.eqLower "aggregate" a[i] && i + 1 < a.Length then
+                    match Bytes.toLower a[i + 1] with
+                    | "sum" -> opts (i + 2) weights ZAggregate.Sum
+                    | "min" -> opts (i + 2) weights ZAggregate.Min
+                    | "max" -> opts (i + 2) weights ZAggregate.Max
+                    | _ -> syntax
+                else syntax
+
+            opts (3 + n) (Array.create n 1.0) ZAggregate.Sum
+
+    let private scan (a: byte[][]) =
+        match System.UInt64.TryParse(Bytes.toString a[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture) with
+        | true, c -> Ok(ZSetCommand.Scan(a[1], c, a[3..]))
+        | _ -> Error(Reply.Error "ERR invalid cursor")
+
     /// (name, arity, writes, parser): joined into the command table.
-    let specs: (string * int * bool * (byte[][] -> Result<ZSetCommand, Reply>)) list = []
+    let specs: (string * int * bool * (byte[][] -> Result<ZSetCommand, Reply>)) list =
+        [ "zadd", -4, true, zadd
+          "zincrby", 4, true, (fun a -> Ok(ZSetCommand.Add(a[1], { noFlags with Incr = true }, [| struct (a[3], a[2]) |])))
+          "zrem", -3, true, (fun a -> Ok(ZSetCommand.Rem(a[1], a[2..])))
+          "zscore", 3, false, (fun a -> Ok(ZSetCommand.Score(a[1], a[2])))
+          "zmscore", -3, false, (fun a -> Ok(ZSetCommand.MScore(a[1], a[2..])))
+          "zcard", 2, false, (fun a -> Ok(ZSetCommand.Card a[1]))
+          "zcount", 4, false, (fun a -> pair parseScoreBound a[2] a[3] |> Result.map (fun (mn, mx) -> ZSetCommand.Count(a[1], mn, mx)))
+          "zlexcount", 4, false, (fun a -> pair parseLexBound a[2] a[3] |> Result.map (fun (mn, mx) -> ZSetCommand.LexCount(a[1], mn, mx)))
+          "zrank", 3, false, (fun a -> Ok(ZSetCommand.Rank(a[1], a[2], false)))
+          "zrevrank", 3, false, (fun a -> Ok(ZSetCommand.Rank(a[1], a[2], true)))
+          "zrange", -4, false, (fun a -> zrange a 1 false |> Result.map ZSetCommand.Range)
+          "zrangestore", -5, true, (fun a -> zrange a 2 true |> Result.map (fun q -> ZSetCommand.RangeStore(a[1], q)))
+          "zrangebyscore", -4, false, rangeByScore false
+          "zrevrangebyscore", -4, false, rangeByScore true
+          "zrangebylex", -4, false, rangeByLex false
+          "zrevrangebylex", -4, false, rangeByLex true
+          "zrevrange", -4, false, rangeByRank true
+          "zpopmin", -2, true, pop false
+          "zpopmax", -2, true, pop true
+          "bzpopmin", -3, true, bpop false
+          "bzpopmax", -3, true, bpop true
+          "zremrangebyrank", 4, true, (fun a -> remRange a "rank")
+          "zremrangebyscore", 4, true, (fun a -> remRange a "score")
+          "zremrangebylex", 4, true, (fun a -> remRange a "lex")
+          "zrandmember", -2, false, randMember
+          "zunionstore", -4, true, store ZSetAlgebra.Union "zunionstore"
+          "zinterstore", -4, true, store ZSetAlgebra.Inter "zinterstore"
+          "zdiffstore", -4, true, store ZSetAlgebra.Diff "zdiffstore"
+          "zscan", -3, false, scan ]
 
     /// The keys of the session's database the command reads or writes: lazy expiry purges these first,
     /// and a blocking command waits on them.
-    let keys (_cmd: ZSetCommand) : byte[][] = [||]
+    let keys (cmd: ZSetCommand) : byte[][] =
+        match cmd with
+        | ZSetCommand.Add(k, _, _)
+        | ZSetCommand.Rem(k, _)
+        | ZSetCommand.Score(k, _)
+        | ZSetCommand.MScore(k, _)
+        | ZSetCommand.Card k
+        | ZSetCommand.Count(k, _, _)
+        | ZSetCommand.LexCount(k, _, _)
+        | ZSetCommand.Rank(k, _, _)
+        | ZSetCommand.Pop(k, _, _)
+        | ZSetCommand.RemRangeByRank(k, _, _)
+        | ZSetCommand.RemRangeByScore(k, _, _)
+        | ZSetCommand.RemRangeByLex(k, _, _)
+        | ZSetCommand.RandMember(k, _, _)
+        | ZSetCommand.Scan(k, _, _) -> [| k |]
+        | ZSetCommand.Range q -> [| q.Key |]
+        | ZSetCommand.RangeStore(dst, q) -> [| dst; q.Key |]
+        | ZSetCommand.BPop(ks, _, _) -> ks
+        | ZSetCommand.Store(_, dst, sources, _, _) -> Array.append [| dst |] sources
 
     /// For a blocking command: its timeout in seconds (0 = forever) and the reply when it times out (or runs
     /// inside MULTI with nothing to serve). ValueNone for every other command.
-    let blocking (_cmd: ZSetCommand) : struct (float * Reply) voption = ValueNone
+    let blocking (cmd: ZSetCommand) : struct (float * Reply) voption =
+        match cmd with
+        | ZSetCommand.BPop(_, _, t) -> ValueSome(struct (t, Reply.NilArray))
+        | _ -> ValueNone
 
 module ZSetOp =
+    let private zaddName = "ZADD"B
+    let private zremName = "ZREM"B
+
     /// The RESP command that records the op.
-    let toArgs (_op: ZSetOp) : byte[][] = [||]
+    let toArgs (op: ZSetOp) : byte[][] =
+        match op with
+        | ZSetOp.Add(k, pairs) ->
+            let args = Array.zeroCreate (2 + 2 * pairs.Length)
+            args[0] <- zaddName
+            args[1] <- k
+
+            for i in 0 .. pairs.Length - 1 do
+                let struct (m, s) = pairs[i]
+                args[2 + 2 * i] <- Score.format s
+                args[3 + 2 * i] <- m
+
+            args
+        | ZSetOp.Rem(k, members) -> Array.append [| zremName; k |] members
 
     /// Reads back a logged command whose lower-cased name is `name`; ValueNone when it is not a sorted-set command.
-    let ofArgs (_name: string) (_args: byte[][]) : Result<ZSetOp, unit> voption = ValueNone
+    /// ZADD is read in its plain form only (no NX/XX/GT/LT/CH/INCR: those are decisions, not facts).
+    let ofArgs (name: string) (a: byte[][]) : Result<ZSetOp, unit> voption =
+        match name with
+        | "zadd" when a.Length >= 4 && a.Length % 2 = 0 ->
+            let pairs = Array.zeroCreate ((a.Length - 2) / 2)
+            let mutable ok = true
+
+            for i in 0 .. pairs.Length - 1 do
+                match Num.tryParseFloat a[2 + 2 * i] with
+                | ValueSome s -> pairs[i] <- struct (a[3 + 2 * i], s)
+                | ValueNone -> ok <- false
+
+            ValueSome(if ok then Ok(ZSetOp.Add(a[1], pairs)) else Error())
+        | "zrem" when a.Length >= 3 -> ValueSome(Ok(ZSetOp.Rem(a[1], a[2..])))
+        | "zadd"
+        | "zrem" -> ValueSome(Error())
+        | _ -> ValueNone
 
     /// The keys the op writes: clients blocked on them are looked at again.
-    let keys (_op: ZSetOp) : byte[][] = [||]
+    let keys (op: ZSetOp) : byte[][] =
+        match op with
+        | ZSetOp.Add(k, _)
+        | ZSetOp.Rem(k, _) -> [| k |]
 
-    /// evolve, within the op's database. An emptied collection disappears.
-    let apply (_op: ZSetOp) (db: Db) : Db = db
+    /// evolve, within the op's database. An emptied collection disappears; a written one keeps its TTL;
+    /// ZADD over a key of another type starts afresh (decide never logs that; a foreign AOF might).
+    let apply (op: ZSetOp) (db: Db) : Db =
+        match op with
+        | ZSetOp.Add(k, pairs) ->
+            let z, exp =
+                match Db.tryFind k db with
+                | ValueSome e ->
+                    match e.Value with
+                    | Value.ZSet z -> z, e.ExpireAt
+                    | _ -> ZSet.empty, e.ExpireAt
+                | ValueNone -> ZSet.empty, Expiry.none
 
-    /// The rewrite of one key: the fewest ops that rebuild the value, at most 64 elements each.
-    let project (_key: byte[]) (_z: ZSet) : ZSetOp list = []
+            let mutable z = z
+
+            for struct (m, s) in pairs do
+                z <- ZSet.add m s z
+
+            if ZSet.isEmpty z then db else Db.set k (Entry(Value.ZSet z, exp)) db
+        | ZSetOp.Rem(k, members) ->
+            match Db.tryFind k db with
+            | ValueSome e ->
+                match e.Value with
+                | Value.ZSet z ->
+                    let mutable z = z
+
+                    for m in members do
+                        z <- ZSet.remove m z
+
+                    if ZSet.isEmpty z then Db.remove k db else Db.set k (Entry(Value.ZSet z, e.ExpireAt)) db
+                | _ -> db
+            | ValueNone -> db
+
+    /// Redis's AOF_REWRITE_ITEMS_PER_CMD.
+    [<Literal>]
+    let ItemsPerCommand = 64
+
+    /// The rewrite of one key: ZADDs of at most 64 members each, in order.
+    let project (key: byte[]) (z: ZSet) : ZSetOp list =
+        ZSet.toSeq z
+        |> Seq.chunkBySize ItemsPerCommand
+        |> Seq.map (fun chunk -> ZSetOp.Add(key, chunk))
+        |> List.ofSeq
