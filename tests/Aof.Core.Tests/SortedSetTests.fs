@@ -743,3 +743,237 @@ let ``a large sorted set is rewritten in chunks of 64 and rebuilt exactly`` () =
     Assert.Equal<int list>([ 64; 64; 64; 8 ], sizes)
     Assert.True((Keyspace.toMap ks = Keyspace.toMap (Evolve.replay (Keyspace.create 1) rewrite)))
 
+
+// ------------------------------------------------------------------------------------------------
+// Edge replies and errors, each checked against redis-server 7.0.15.
+// ------------------------------------------------------------------------------------------------
+
+/// The replies of a session on an empty keyspace (seed fixed, clock fixed).
+let private session (cmds: string list list) : Reply list =
+    let steps = cmds |> List.map (fun a -> { Advance = 0L; Args = a; Cmd = MDel "" })
+    (runReal steps).Replies
+
+let private last (cmds: string list list) = List.last (session cmds)
+let private err (s: string) = Reply.Error s
+let private arr (xs: string list) = Reply.Array [| for x in xs -> bulk x |]
+
+let private setup = [ [ "ZADD"; "z"; "1"; "a"; "2"; "b"; "3"; "c" ]; [ "SET"; "str"; "v" ] ]
+
+let private checkedAgainstRedis: (string list * Reply) list =
+    [ [ "ZADD"; "z"; "NX"; "XX"; "1"; "a" ], err "ERR XX and NX options at the same time are not compatible"
+      [ "ZADD"; "z"; "GT"; "LT"; "1"; "a" ], err "ERR GT, LT, and/or NX options at the same time are not compatible"
+      [ "ZADD"; "z"; "NX"; "GT"; "1"; "a" ], err "ERR GT, LT, and/or NX options at the same time are not compatible"
+      [ "ZADD"; "z"; "INCR"; "1"; "a"; "2"; "b" ], err "ERR INCR option supports a single increment-element pair"
+      [ "ZADD"; "z"; "1" ], err "ERR wrong number of arguments for 'zadd' command"
+      [ "ZADD"; "z"; "1"; "a"; "2" ], Reply.syntaxError
+      [ "ZADD"; "z"; "abc"; "a" ], Reply.notFloat
+      [ "ZADD"; "z"; "nan"; "a" ], Reply.notFloat
+      [ "ZADD"; "str"; "abc"; "a" ], Reply.notFloat
+      [ "ZADD"; "str"; "1"; "a" ], Reply.wrongType
+      [ "ZADD"; "z"; "foo"; "1"; "a" ], Reply.syntaxError
+      [ "ZADD"; "z"; "INCR"; "XX"; "1"; "zz" ], Reply.Nil
+      [ "ZADD"; "missing"; "INCR"; "XX"; "1"; "zz" ], Reply.Nil
+      [ "ZADD"; "z"; "XX"; "1"; "zz" ], Reply.zero
+      [ "ZADD"; "z"; "CH"; "1"; "a"; "5"; "b"; "1"; "new" ], Reply.Integer 2L
+      [ "ZADD"; "z"; "GT"; "CH"; "0"; "a"; "4"; "b" ], Reply.one
+      [ "ZADD"; "z"; "INCR"; "GT"; "-1"; "a" ], Reply.Nil
+      [ "ZADD"; "z"; "INCR"; "1"; "a" ], bulk "2"
+      [ "ZINCRBY"; "z"; "abc"; "a" ], Reply.notFloat
+      [ "ZINCRBY"; "z"; "1.1"; "new" ], bulk "1.1000000000000001"
+      [ "ZADD"; "z"; "-0"; "a" ], Reply.zero
+      [ "ZSCORE"; "str"; "a" ], Reply.wrongType
+      [ "ZMSCORE"; "z"; "a"; "nope"; "b" ], Reply.Array [| bulk "1"; Reply.Nil; bulk "2" |]
+      [ "ZMSCORE"; "missing"; "a" ], Reply.Array [| Reply.Nil |]
+      [ "ZRANK"; "z"; "a"; "WITHSCORE" ], err "ERR wrong number of arguments for 'zrank' command"
+      [ "ZRANK"; "z"; "nope" ], Reply.Nil
+      [ "ZRANK"; "missing"; "a" ], Reply.Nil
+      [ "ZREVRANK"; "z"; "a" ], Reply.Integer 2L
+      [ "ZRANGEBYSCORE"; "z"; "x"; "1" ], err "ERR min or max is not a float"
+      [ "ZRANGEBYSCORE"; "z"; "(1"; "(x" ], err "ERR min or max is not a float"
+      [ "ZRANGEBYLEX"; "z"; "a"; "b" ], err "ERR min or max not valid string range item"
+      [ "ZRANGEBYLEX"; "z"; "[a"; "(b"; "x" ], Reply.syntaxError
+      [ "ZRANGE"; "z"; "0"; "-1"; "BYSCORE"; "LIMIT"; "0" ], Reply.syntaxError
+      [ "ZRANGE"; "z"; "0"; "-1"; "LIMIT"; "0"; "1" ],
+      err "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+      [ "ZRANGE"; "z"; "a"; "b" ], Reply.notInteger
+      [ "ZRANGE"; "z"; "0"; "1"; "BYLEX" ], err "ERR min or max not valid string range item"
+      [ "ZRANGE"; "z"; "-"; "+"; "BYLEX"; "WITHSCORES" ], err "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+      [ "ZRANGE"; "z"; "0"; "-1"; "BYSCORE"; "BYLEX" ], Reply.syntaxError
+      [ "ZRANGE"; "z"; "0"; "1"; "BYSCORE"; "BYSCORE" ], Reply.syntaxError
+      [ "ZRANGE"; "z"; "0"; "1"; "WITHSCORES"; "WITHSCORES" ], Reply.Array [| bulk "a"; bulk "1"; bulk "b"; bulk "2" |]
+      [ "ZRANGE"; "z"; "0"; "-1"; "REV"; "WITHSCORES" ], Reply.Array [| bulk "c"; bulk "3"; bulk "b"; bulk "2"; bulk "a"; bulk "1" |]
+      [ "ZRANGE"; "z"; "1"; "0"; "REV" ], Reply.emptyArray
+      [ "ZRANGE"; "z"; "0"; "1"; "REV" ], arr [ "c"; "b" ]
+      [ "ZRANGE"; "z"; "(1"; "+inf"; "BYSCORE"; "REV" ], Reply.emptyArray
+      [ "ZRANGE"; "z"; "+inf"; "(1"; "BYSCORE"; "REV"; "LIMIT"; "1"; "5"; "WITHSCORES" ], Reply.Array [| bulk "b"; bulk "2" |]
+      [ "ZREVRANGEBYSCORE"; "z"; "3"; "1"; "LIMIT"; "0"; "1" ], arr [ "c" ]
+      [ "ZRANGEBYSCORE"; "z"; "1"; "3"; "LIMIT"; "-1"; "1" ], Reply.emptyArray
+      [ "ZRANGEBYSCORE"; "z"; "1"; "3"; "LIMIT"; "1"; "-5" ], arr [ "b"; "c" ]
+      [ "ZRANGEBYSCORE"; "z"; "1"; "3"; "LIMIT"; "0"; "1"; "LIMIT"; "1"; "1" ], arr [ "b" ]
+      [ "ZRANGEBYSCORE"; "z"; "-inf"; "+inf"; "LIMIT"; "a"; "1" ], Reply.notInteger
+      [ "ZRANGEBYSCORE"; "z"; "-inf"; "+inf"; "WITHSCORES"; "LIMIT" ], Reply.syntaxError
+      [ "ZREVRANGE"; "z"; "0"; "0"; "WITHSCORES" ], Reply.Array [| bulk "c"; bulk "3" |]
+      [ "ZREVRANGE"; "z"; "0"; "0"; "foo" ], Reply.syntaxError
+      [ "ZCOUNT"; "z"; "(1"; "3" ], Reply.Integer 2L
+      [ "ZLEXCOUNT"; "z"; "-"; "+" ], Reply.Integer 3L
+      [ "ZPOPMIN"; "z"; "-1" ], err "ERR value is out of range, must be positive"
+      [ "ZPOPMIN"; "z"; "x" ], err "ERR value is out of range, must be positive"
+      [ "ZPOPMIN"; "z"; "0" ], Reply.emptyArray
+      [ "ZPOPMIN"; "z"; "1"; "2" ], Reply.syntaxError
+      [ "ZPOPMIN"; "missing" ], Reply.emptyArray
+      [ "ZPOPMIN"; "missing"; "2" ], Reply.emptyArray
+      [ "ZPOPMIN"; "z" ], Reply.Array [| bulk "a"; bulk "1" |]
+      [ "ZPOPMAX"; "z"; "2" ], Reply.Array [| bulk "c"; bulk "3"; bulk "b"; bulk "2" |]
+      [ "BZPOPMIN"; "z"; "x" ], err "ERR timeout is not a float or out of range"
+      [ "BZPOPMIN"; "z"; "-1" ], err "ERR timeout is negative"
+      [ "BZPOPMIN"; "z"; "inf" ], err "ERR timeout is negative"
+      [ "BZPOPMIN"; "missing"; "z"; "1.5e3" ], Reply.Array [| bulk "z"; bulk "a"; bulk "1" |]
+      [ "BZPOPMAX"; "str"; "z"; "0" ], Reply.wrongType
+      [ "ZRANDMEMBER"; "z"; "x" ], Reply.notInteger
+      [ "ZRANDMEMBER"; "z"; "1"; "foo" ], Reply.syntaxError
+      [ "ZRANDMEMBER"; "missing" ], Reply.Nil
+      [ "ZRANDMEMBER"; "missing"; "3" ], Reply.emptyArray
+      [ "ZRANDMEMBER"; "z"; "0" ], Reply.emptyArray
+      [ "ZRANDMEMBER"; "z"; "-9223372036854775808" ],
+      err "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+      [ "ZRANDMEMBER"; "z"; "5"; "WITHSCORES" ], Reply.Array [| bulk "c"; bulk "3"; bulk "b"; bulk "2"; bulk "a"; bulk "1" |]
+      [ "ZRANGESTORE"; "dst"; "str"; "0"; "-1" ], Reply.wrongType
+      [ "ZRANGESTORE"; "dst"; "z"; "0"; "-1"; "WITHSCORES" ], Reply.syntaxError
+      [ "ZRANGESTORE"; "dst"; "z"; "0"; "-1"; "LIMIT"; "0"; "1" ],
+      err "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+      [ "ZRANGESTORE"; "dst"; "z"; "5"; "6" ], Reply.zero
+      [ "ZREMRANGEBYRANK"; "z"; "a"; "1" ], Reply.notInteger
+      [ "ZREMRANGEBYRANK"; "z"; "5"; "9" ], Reply.zero
+      [ "ZREMRANGEBYSCORE"; "z"; "x"; "1" ], err "ERR min or max is not a float"
+      [ "ZREMRANGEBYLEX"; "z"; "a"; "b" ], err "ERR min or max not valid string range item"
+      [ "ZSCAN"; "z"; "x" ], err "ERR invalid cursor"
+      [ "ZSCAN"; "z"; "0"; "COUNT"; "0" ], Reply.syntaxError
+      [ "ZSCAN"; "z"; "0"; "foo" ], Reply.syntaxError
+      [ "ZSCAN"; "missing"; "0"; "foo" ], Reply.Array [| bulk "0"; Reply.emptyArray |]
+      [ "ZSCAN"; "z"; "0"; "COUNT"; "x" ], Reply.notInteger
+      [ "ZSCAN"; "str"; "0" ], Reply.wrongType
+      [ "ZSCAN"; "z"; "5" ], Reply.Array [| bulk "0"; arr [ "a"; "1"; "b"; "2"; "c"; "3" ] |]
+      [ "ZSCAN"; "z"; "0"; "MATCH"; "a*"; "COUNT"; "1" ], Reply.Array [| bulk "0"; arr [ "a"; "1" ] |]
+      [ "ZUNIONSTORE"; "d"; "0"; "z" ], err "ERR at least 1 input key is needed for 'zunionstore' command"
+      [ "ZUNIONSTORE"; "d"; "-1"; "z" ], err "ERR at least 1 input key is needed for 'zunionstore' command"
+      [ "ZUNIONSTORE"; "d"; "2"; "z" ], Reply.syntaxError
+      [ "ZUNIONSTORE"; "d"; "1"; "z"; "WEIGHTS"; "1"; "2" ], Reply.syntaxError
+      [ "ZUNIONSTORE"; "d"; "1"; "z"; "WEIGHTS"; "x" ], err "ERR weight value is not a float"
+      [ "ZUNIONSTORE"; "d"; "1"; "z"; "WEIGHTS"; "nan" ], err "ERR weight value is not a float"
+      [ "ZUNIONSTORE"; "d"; "1"; "z"; "AGGREGATE"; "foo" ], Reply.syntaxError
+      [ "ZUNIONSTORE"; "d"; "1"; "z"; "WITHSCORES" ], Reply.syntaxError
+      [ "ZUNIONSTORE"; "d"; "x"; "z" ], Reply.notInteger
+      [ "ZINTERSTORE"; "d"; "1"; "str" ], Reply.wrongType
+      [ "ZDIFFSTORE"; "d"; "1"; "z"; "WEIGHTS"; "1" ], Reply.syntaxError
+      [ "ZDIFFSTORE"; "d"; "1"; "z"; "AGGREGATE"; "MAX" ], Reply.syntaxError
+      [ "ZDIFFSTORE"; "d"; "0"; "z" ], err "ERR at least 1 input key is needed for 'zdiffstore' command"
+      [ "ZUNIONSTORE"; "d"; "2"; "z"; "missing"; "WEIGHTS"; "2"; "3"; "AGGREGATE"; "MAX" ], Reply.Integer 3L
+      [ "ZINTERSTORE"; "d"; "2"; "z"; "z"; "AGGREGATE"; "MAX"; "AGGREGATE"; "SUM"; "WEIGHTS"; "1"; "2"; "WEIGHTS"; "3"; "4" ],
+      Reply.Integer 3L ]
+
+[<Fact>]
+let ``edge replies and errors are Redis 7.0's`` () =
+    for cmd, expected in checkedAgainstRedis do
+        let got = last (setup @ [ cmd ])
+        if got <> expected then failwithf "%A: expected %A, got %A" cmd expected got
+
+[<Fact>]
+let ``a store's result and a range store replace the destination, and an empty one deletes it`` () =
+    // Checked against redis-server 7.0.15: ZINTERSTORE ... WEIGHTS 3 4 (last WEIGHTS wins) gives a 7, b 14, c 21;
+    // ZRANGESTORE from a missing source deletes the destination.
+    let replies =
+        session (
+            setup
+            @ [ [ "ZINTERSTORE"; "d"; "2"; "z"; "z"; "AGGREGATE"; "MAX"; "AGGREGATE"; "SUM"; "WEIGHTS"; "1"; "2"; "WEIGHTS"; "3"; "4" ]
+                [ "ZRANGE"; "d"; "0"; "-1"; "WITHSCORES" ]
+                [ "ZRANGESTORE"; "str"; "missing"; "0"; "-1" ]
+                [ "EXISTS"; "str" ] ]
+        )
+
+    Assert.Equal<Reply list>(
+        [ Reply.Integer 3L
+          Reply.Array [| bulk "a"; bulk "7"; bulk "b"; bulk "14"; bulk "c"; bulk "21" |]
+          Reply.zero
+          Reply.zero ],
+        List.skip 2 replies
+    )
+
+[<Fact>]
+let ``a blocking pop with nothing to serve blocks and logs nothing`` () =
+    let ctx = ctxAt start 1UL
+
+    match Command.parse (toArgs [ "BZPOPMIN"; "nothing"; "0.5" ]) with
+    | Ok(Request.Data cmd) ->
+        let d = Decide.decide ctx (Keyspace.create 1) 0 cmd
+        Assert.True d.Blocked
+        Assert.Empty d.Events
+        Assert.Equal(ValueSome(struct (0.5, Reply.NilArray)), Command.blocking cmd)
+    | other -> failwithf "%A" other
+
+let private eventArgs (cmds: string list list) =
+    let real = runReal [ for a in cmds -> { Advance = 0L; Args = a; Cmd = MDel "" } ]
+    real.Events |> List.map (fun e -> Event.toArgs e.Op |> Array.map str |> List.ofArray)
+
+[<Fact>]
+let ``relative and conditional writes are logged as the plain scores they produced`` () =
+    Assert.Equal<string list list>(
+        [ [ "ZADD"; "z"; "1"; "a"; "2"; "b" ]
+          [ "ZADD"; "z"; "1.1000000000000001"; "a" ]
+          [ "ZADD"; "z"; "5"; "b" ]
+          [ "ZREM"; "z"; "a" ]
+          [ "ZREM"; "z"; "b" ] ],
+        eventArgs
+            [ [ "ZADD"; "z"; "1"; "a"; "2"; "b" ]
+              [ "ZINCRBY"; "z"; "0.1"; "a" ]
+              [ "ZADD"; "z"; "GT"; "CH"; "0"; "a"; "5"; "b" ]
+              [ "ZADD"; "z"; "NX"; "9"; "a" ]
+              [ "ZPOPMIN"; "z" ]
+              [ "ZREMRANGEBYSCORE"; "z"; "-inf"; "+inf" ] ]
+    )
+
+[<Fact>]
+let ``a store over an existing destination logs its deletion before the new members`` () =
+    Assert.Equal<string list list>(
+        [ [ "ZADD"; "z"; "1"; "a" ]; [ "SET"; "d"; "x" ]; [ "DEL"; "d" ]; [ "ZADD"; "d"; "2"; "a" ]; [ "DEL"; "d" ] ],
+        eventArgs
+            [ [ "ZADD"; "z"; "1"; "a" ]
+              [ "SET"; "d"; "x" ]
+              [ "ZUNIONSTORE"; "d"; "1"; "z"; "WEIGHTS"; "2" ]
+              [ "ZDIFFSTORE"; "d"; "2"; "z"; "z" ] ]
+    )
+
+[<Fact>]
+let ``ZRANDMEMBER draws are members, distinct for a positive count, and depend only on the seed`` () =
+    let z = ZSet.ofSeq [ for i in 1..50 -> struct (b $"m{i}", float i) ]
+    let ks = Keyspace.withDb 0 (Db.set (b "z") (Entry(Value.ZSet z, Expiry.none)) Db.empty) (Keyspace.create 1)
+
+    let draw (seed: uint64) (count: string) =
+        match Command.parse (toArgs [ "ZRANDMEMBER"; "z"; count ]) with
+        | Ok(Request.Data cmd) ->
+            match (Decide.decide (ctxAt start seed) ks 0 cmd).Reply with
+            | Reply.Array xs -> xs |> Array.map (function Reply.Bulk m -> str m | r -> failwithf "%A" r)
+            | r -> failwithf "%A" r
+        | other -> failwithf "%A" other
+
+    for seed in 0UL .. 20UL do
+        let distinct = draw seed "20"
+        Assert.Equal(20, distinct.Length)
+        Assert.Equal(20, (Array.distinct distinct).Length)
+        let repeats = draw seed "-200"
+        Assert.Equal(200, repeats.Length)
+        Assert.True(repeats |> Array.forall (fun m -> (ZSet.tryScore (b m) z).IsSome))
+        Assert.Equal<string[]>(distinct, draw seed "20")
+
+    Assert.NotEqual<string[]>(draw 1UL "-10", draw 2UL "-10")
+
+// Expected values: DEBUG DIGEST-VALUE in redis-server 7.0.15 for the same sorted sets (d3 is big enough
+// for Redis's skiplist encoding).
+[<Fact>]
+let ``the digest of a sorted set is Redis 7.0's DEBUG DIGEST-VALUE`` () =
+    let digest (items: (float * string) list) =
+        Digest.value (ValueSome(Entry(Value.ZSet(ZSet.ofSeq [ for s, m in items -> struct (b m, s) ]), Expiry.none)))
+
+    Assert.Equal("2dd2ef669bd842b340aed0cb20be587954151e2b", digest [ 1.0, "a"; 2.5, "b"; -3.0, "c" ])
+    Assert.Equal("954ed9e3be03683bc30c5df396fd709f8461042c", digest [ 1.1, "x"; infinity, "y"; -infinity, "z"; 1e20, "w" ])
+    Assert.Equal("7492c63d8cf702cb738c314c7f5be892f49a1675", digest [ for i in 1..200 -> float i + 0.25, $"member{i}" ])
+    Assert.Equal("5fb11f276436e1a5c30228011b787ca524127009", digest [ 5.0, "m" ])
