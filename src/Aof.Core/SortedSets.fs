@@ -1,5 +1,7 @@
 namespace Aof.Core
 
+open System
+
 /// ZADD's options.
 [<Struct>]
 type ZAddFlags =
@@ -70,6 +72,35 @@ type ZSetOp =
     | Add of key: byte[] * pairs: struct (byte[] * float)[]
     /// `ZREM key member ...`: the members gone; the key goes with the last one.
     | Rem of key: byte[] * members: byte[][]
+    // The rest are never logged by this server: they are the commands a real Redis 7.0 writes verbatim to
+    // its AOF (deterministic given the state), read so that its files load here.
+    /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member ...`
+    | AddWith of key: byte[] * flags: ZAddFlags * pairs: struct (byte[] * float)[]
+    /// `ZINCRBY key increment member`
+    | IncrBy of key: byte[] * by: float * mem: byte[]
+    /// `ZPOPMIN|ZPOPMAX key [count]` (Redis logs a served BZPOPMIN/BZPOPMAX so too)
+    | Pop of key: byte[] * max: bool * count: int64
+    /// `ZREMRANGEBYRANK|ZREMRANGEBYSCORE|ZREMRANGEBYLEX key min max`
+    | RemRange of key: byte[] * range: ZRangeBy
+
+/// Rank arithmetic shared by the range commands and their replay.
+module ZRanks =
+    /// ZRANGE's ranks: negative ones count from the end; the window is clamped to the set. [lo, hi).
+    let window (len: int) (start: int64) (stop: int64) : struct (int * int) =
+        let len64 = int64 len
+        let start = if start < 0L then start + len64 else start
+        let stop = if stop < 0L then stop + len64 else stop
+        let start = max 0L start
+
+        if start > stop || start >= len64 then struct (0, 0)
+        else struct (int start, int (min stop (len64 - 1L)) + 1)
+
+    /// The ascending ranks [lo, hi) a range selects (ranks counted from the lowest).
+    let ofRange (z: ZSet) (by: ZRangeBy) : struct (int * int) =
+        match by with
+        | ZRangeBy.Rank(start, stop) -> window z.Count start stop
+        | ZRangeBy.Score(mn, mx) -> struct (ZSet.scoreStart mn z, ZSet.scoreStop mx z)
+        | ZRangeBy.Lex(mn, mx) -> struct (ZSet.lexStart mn z, ZSet.lexStop mx z)
 
 module ZSetCommand =
     let private syntax = Error Reply.syntaxError
@@ -107,7 +138,8 @@ module ZSetCommand =
 
     let private noFlags = { Nx = false; Xx = false; Gt = false; Lt = false; Ch = false; Incr = false }
 
-    let private zadd (a: byte[][]) : Result<ZSetCommand, Reply> =
+    /// ZADD's syntax (also how a real Redis's logged ZADD is read back).
+    let parseZAdd (a: byte[][]) : Result<ZSetCommand, Reply> =
         let rec flags i (f: ZAddFlags) =
             if i >= a.Length then struct (i, f)
             else
@@ -279,7 +311,7 @@ module ZSetCommand =
 
     /// (name, arity, writes, parser): joined into the command table.
     let specs: (string * int * bool * (byte[][] -> Result<ZSetCommand, Reply>)) list =
-        [ "zadd", -4, true, zadd
+        [ "zadd", -4, true, parseZAdd
           "zincrby", 4, true, (fun a -> Ok(ZSetCommand.Add(a[1], { noFlags with Incr = true }, [| struct (a[3], a[2]) |])))
           "zrem", -3, true, (fun a -> Ok(ZSetCommand.Rem(a[1], a[2..])))
           "zscore", 3, false, (fun a -> Ok(ZSetCommand.Score(a[1], a[2])))
@@ -343,6 +375,16 @@ module ZSetOp =
     let private zaddName = "ZADD"B
     let private zremName = "ZREM"B
 
+    let private scoreBoundText (b: ScoreBound) =
+        if b.Exclusive then Array.append "("B (Score.format b.Value) else Score.format b.Value
+
+    let private lexBoundText (b: LexBound) =
+        match b with
+        | LexBound.NegInf -> "-"B
+        | LexBound.PosInf -> "+"B
+        | LexBound.Incl m -> Array.append "["B m
+        | LexBound.Excl m -> Array.append "("B m
+
     /// The RESP command that records the op.
     let toArgs (op: ZSetOp) : byte[][] =
         match op with
@@ -358,35 +400,140 @@ module ZSetOp =
 
             args
         | ZSetOp.Rem(k, members) -> Array.append [| zremName; k |] members
+        | ZSetOp.AddWith(k, f, pairs) ->
+            [| yield zaddName
+               yield k
+               if f.Nx then yield "NX"B
+               if f.Xx then yield "XX"B
+               if f.Gt then yield "GT"B
+               if f.Lt then yield "LT"B
+               if f.Ch then yield "CH"B
+               if f.Incr then yield "INCR"B
+               for struct (m, s) in pairs do
+                   yield Score.format s
+                   yield m |]
+        | ZSetOp.IncrBy(k, by, m) -> [| "ZINCRBY"B; k; Score.format by; m |]
+        | ZSetOp.Pop(k, max, count) -> [| (if max then "ZPOPMAX"B else "ZPOPMIN"B); k; Num.formatInt64 count |]
+        | ZSetOp.RemRange(k, ZRangeBy.Rank(s, e)) -> [| "ZREMRANGEBYRANK"B; k; Num.formatInt64 s; Num.formatInt64 e |]
+        | ZSetOp.RemRange(k, ZRangeBy.Score(mn, mx)) -> [| "ZREMRANGEBYSCORE"B; k; scoreBoundText mn; scoreBoundText mx |]
+        | ZSetOp.RemRange(k, ZRangeBy.Lex(mn, mx)) -> [| "ZREMRANGEBYLEX"B; k; lexBoundText mn; lexBoundText mx |]
 
     /// Reads back a logged command whose lower-cased name is `name`; ValueNone when it is not a sorted-set command.
     /// ZADD is read in its plain form only (no NX/XX/GT/LT/CH/INCR: those are decisions, not facts).
     let ofArgs (name: string) (a: byte[][]) : Result<ZSetOp, unit> voption =
+        let plainAdd () =
+            if a.Length >= 4 && a.Length % 2 = 0 then
+                let pairs = Array.zeroCreate ((a.Length - 2) / 2)
+                let mutable ok = true
+
+                for i in 0 .. pairs.Length - 1 do
+                    match Num.tryParseFloat a[2 + 2 * i] with
+                    | ValueSome s -> pairs[i] <- struct (a[3 + 2 * i], s)
+                    | ValueNone -> ok <- false
+
+                if ok then ValueSome(ZSetOp.Add(a[1], pairs)) else ValueNone
+            else ValueNone
+
+        let ok op = ValueSome(Ok op)
+        let bad = ValueSome(Error())
+
         match name with
-        | "zadd" when a.Length >= 4 && a.Length % 2 = 0 ->
-            let pairs = Array.zeroCreate ((a.Length - 2) / 2)
-            let mutable ok = true
+        | "zadd" ->
+            match plainAdd () with
+            | ValueSome op -> ok op
+            | ValueNone ->
+                match (if a.Length >= 4 then ZSetCommand.parseZAdd a else Error Reply.syntaxError) with
+                | Ok(ZSetCommand.Add(k, f, pairs)) ->
+                    let scores = pairs |> Array.map (fun (struct (_, s)) -> Num.tryParseFloat s)
 
-            for i in 0 .. pairs.Length - 1 do
-                match Num.tryParseFloat a[2 + 2 * i] with
-                | ValueSome s -> pairs[i] <- struct (a[3 + 2 * i], s)
-                | ValueNone -> ok <- false
+                    if scores |> Array.exists (fun s -> s.IsNone) then bad
+                    else ok (ZSetOp.AddWith(k, f, Array.map2 (fun (struct (m, _)) (s: float voption) -> struct (m, s.Value)) pairs scores))
+                | _ -> bad
+        | "zrem" when a.Length >= 3 -> ok (ZSetOp.Rem(a[1], a[2..]))
+        | "zincrby" when a.Length = 4 ->
+            match Num.tryParseFloat a[2] with
+            | ValueSome by -> ok (ZSetOp.IncrBy(a[1], by, a[3]))
+            | ValueNone -> bad
+        | "zpopmin"
+        | "zpopmax" when a.Length = 2 || a.Length = 3 ->
+            let count = if a.Length = 3 then Num.tryParseInt64 a[2] else ValueSome 1L
 
-            ValueSome(if ok then Ok(ZSetOp.Add(a[1], pairs)) else Error())
-        | "zrem" when a.Length >= 3 -> ValueSome(Ok(ZSetOp.Rem(a[1], a[2..])))
+            match count with
+            | ValueSome c when c >= 0L -> ok (ZSetOp.Pop(a[1], (name = "zpopmax"), c))
+            | _ -> bad
+        | "zremrangebyrank"
+        | "zremrangebyscore"
+        | "zremrangebylex" when a.Length = 4 ->
+            let range =
+                match name with
+                | "zremrangebyrank" ->
+                    match Num.tryParseInt64 a[2], Num.tryParseInt64 a[3] with
+                    | ValueSome s, ValueSome e -> Ok(ZRangeBy.Rank(s, e))
+                    | _ -> Error()
+                | "zremrangebyscore" ->
+                    match ZSetCommand.parseScoreBound a[2], ZSetCommand.parseScoreBound a[3] with
+                    | Ok mn, Ok mx -> Ok(ZRangeBy.Score(mn, mx))
+                    | _ -> Error()
+                | _ ->
+                    match ZSetCommand.parseLexBound a[2], ZSetCommand.parseLexBound a[3] with
+                    | Ok mn, Ok mx -> Ok(ZRangeBy.Lex(mn, mx))
+                    | _ -> Error()
+
+            match range with
+            | Ok r -> ok (ZSetOp.RemRange(a[1], r))
+            | Error() -> bad
         | "zadd"
-        | "zrem" -> ValueSome(Error())
+        | "zrem"
+        | "zincrby"
+        | "zpopmin"
+        | "zpopmax"
+        | "zremrangebyrank"
+        | "zremrangebyscore"
+        | "zremrangebylex" -> bad
         | _ -> ValueNone
 
     /// The keys the op writes: clients blocked on them are looked at again.
     let keys (op: ZSetOp) : byte[][] =
         match op with
         | ZSetOp.Add(k, _)
-        | ZSetOp.Rem(k, _) -> [| k |]
+        | ZSetOp.Rem(k, _)
+        | ZSetOp.AddWith(k, _, _)
+        | ZSetOp.IncrBy(k, _, _)
+        | ZSetOp.Pop(k, _, _)
+        | ZSetOp.RemRange(k, _) -> [| k |]
+
+    /// The key holding `z` (gone when it is empty).
+    let private store (k: byte[]) (z: ZSet) (expireAt: int64) (db: Db) =
+        if ZSet.isEmpty z then Db.remove k db else Db.set k (Entry(Value.ZSet z, expireAt)) db
+
+    /// A change to the sorted set at `k`; nothing when there is none.
+    let private update (k: byte[]) (db: Db) (f: ZSet -> ZSet) : Db =
+        match Db.tryFind k db with
+        | ValueSome e ->
+            match e.Value with
+            | Value.ZSet z -> store k (f z) e.ExpireAt db
+            | _ -> db
+        | ValueNone -> db
+
+    /// ZADD's options applied as Redis applies them, member by member. -0 is kept as 0, as decide keeps it.
+    let private addWith (f: ZAddFlags) (pairs: struct (byte[] * float)[]) (z: ZSet) : ZSet =
+        let mutable z = z
+
+        for struct (m, s) in pairs do
+            match ZSet.tryScore m z with
+            | ValueSome cur when not f.Nx ->
+                let s = if f.Incr then cur + s else s
+
+                if Double.IsNaN s || (f.Lt && s >= cur) || (f.Gt && s <= cur) then ()
+                else z <- ZSet.add m (if s = 0.0 then 0.0 else s) z
+            | ValueNone when not f.Xx -> z <- ZSet.add m (if s = 0.0 then 0.0 else s) z
+            | _ -> ()
+
+        z
 
     /// evolve, within the op's database. An emptied collection disappears; a written one keeps its TTL;
     /// ZADD over a key of another type starts afresh (decide never logs that; a foreign AOF might).
-    let apply (op: ZSetOp) (db: Db) : Db =
+    let rec apply (op: ZSetOp) (db: Db) : Db =
         match op with
         | ZSetOp.Add(k, pairs) ->
             let z, exp =
@@ -416,6 +563,24 @@ module ZSetOp =
                     if ZSet.isEmpty z then Db.remove k db else Db.set k (Entry(Value.ZSet z, e.ExpireAt)) db
                 | _ -> db
             | ValueNone -> db
+        | ZSetOp.AddWith(k, f, pairs) ->
+            match Db.tryFind k db with
+            | ValueSome e ->
+                match e.Value with
+                | Value.ZSet z -> store k (addWith f pairs z) e.ExpireAt db
+                | _ -> db
+            | ValueNone when f.Xx -> db
+            | ValueNone -> store k (addWith f pairs ZSet.empty) Expiry.none db
+        | ZSetOp.IncrBy(k, by, m) -> apply (ZSetOp.AddWith(k, { Nx = false; Xx = false; Gt = false; Lt = false; Ch = false; Incr = true }, [| struct (m, by) |])) db
+        | ZSetOp.Pop(k, max, count) ->
+            update k db (fun z ->
+                let n = int (min count (int64 z.Count))
+                let gone = if max then ZSet.slice (z.Count - n) z.Count z else ZSet.slice 0 n z
+                gone |> Array.fold (fun z (struct (m, _)) -> ZSet.remove m z) z)
+        | ZSetOp.RemRange(k, range) ->
+            update k db (fun z ->
+                let struct (lo, hi) = ZRanks.ofRange z range
+                ZSet.slice lo hi z |> Array.fold (fun z (struct (m, _)) -> ZSet.remove m z) z)
 
     /// Redis's AOF_REWRITE_ITEMS_PER_CMD.
     [<Literal>]

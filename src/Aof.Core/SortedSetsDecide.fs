@@ -138,16 +138,7 @@ module SortedSetsDecide =
             let gone = ZSet.slice lo hi z
             write (Reply.Integer(int64 gone.Length)) [ remEvent dbi key gone ]
 
-    /// ZRANGE's rank arithmetic: negative ranks count from the end; the range is clamped to the set.
-    /// Returns [lo, hi) in ascending order of the direction asked for.
-    let private rankWindow (len: int) (start: int64) (stop: int64) : struct (int * int) =
-        let len64 = int64 len
-        let start = if start < 0L then start + len64 else start
-        let stop = if stop < 0L then stop + len64 else stop
-        let start = max 0L start
-
-        if start > stop || start >= len64 then struct (0, 0)
-        else struct (int start, int (min stop (len64 - 1L)) + 1)
+    let private rankWindow (len: int) (start: int64) (stop: int64) = ZRanks.window len start stop
 
     let private remRangeByRank (dbi: int) (db: Db) key start stop =
         match find db key with
