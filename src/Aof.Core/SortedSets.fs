@@ -107,6 +107,15 @@ module ZSetCommand =
     let private notFloatRange = Reply.Error "ERR min or max is not a float"
     let private notLexRange = Reply.Error "ERR min or max not valid string range item"
 
+    /// A score or weight as Redis reads one where it checks for overflow: `1e400` is not a float there
+    /// (though `inf` is), while range bounds take it as infinity.
+    let parseStrictFloat (b: byte[]) : float voption =
+        match Num.tryParseFloat b with
+        | ValueSome v when Double.IsInfinity v ->
+            let t = (Bytes.toLower b).TrimStart('+', '-')
+            if t = "inf" || t = "infinity" then ValueSome v else ValueNone
+        | r -> r
+
     let private int64Arg (b: byte[]) =
         match Num.tryParseInt64 b with
         | ValueSome n -> Ok n
@@ -290,7 +299,7 @@ module ZSetCommand =
             let rec opts i (weights: float[]) agg =
                 if i >= a.Length then Ok(ZSetCommand.Store(algebra, a[1], sources, weights, agg))
                 elif algebra <> ZSetAlgebra.Diff && Bytes.eqLower "weights" a[i] && i + n < a.Length then
-                    let ws = a[i + 1 .. i + n] |> Array.map Num.tryParseFloat
+                    let ws = a[i + 1 .. i + n] |> Array.map parseStrictFloat
 
                     if ws |> Array.exists (fun w -> w.IsNone) then Error(Reply.Error "ERR weight value is not a float")
                     else opts (i + 1 + n) (ws |> Array.map (fun w -> w.Value)) agg

@@ -46,7 +46,7 @@ module SortedSetsDecide =
     // ---- ZADD / ZINCRBY ----
 
     let private add (dbi: int) (db: Db) (key: byte[]) (f: ZAddFlags) (pairs: struct (byte[] * byte[])[]) : Outcome =
-        let scores = pairs |> Array.map (fun (struct (_, s)) -> Num.tryParseFloat s)
+        let scores = pairs |> Array.map (fun (struct (_, s)) -> ZSetCommand.parseStrictFloat s)
 
         if scores |> Array.exists (fun s -> s.IsNone) then reply Reply.notFloat
         else
@@ -95,20 +95,21 @@ module SortedSetsDecide =
                 if nan then reply nanScore
                 else
                     // The facts: every touched member whose score is not what it was, at its final score.
-                    let changed =
-                        pairs
-                        |> Array.choose (fun (struct (m, _)) ->
+                    let changed = ResizeArray()
+                    let seen = if pairs.Length > 1 then Collections.Generic.HashSet<byte[]>(BytesComparer.Instance) else null
+
+                    for struct (m, _) in pairs do
+                        if isNull seen || seen.Add m then
                             match ZSet.tryScore m z, ZSet.tryScore m original with
-                            | ValueSome s, ValueSome o when s = o -> None
-                            | ValueSome s, _ -> Some(struct (m, s))
-                            | ValueNone, _ -> None)
-                        |> Array.distinctBy (fun (struct (m, _)) -> Bytes.toString m)
+                            | ValueSome s, ValueSome o when s = o -> ()
+                            | ValueSome s, _ -> changed.Add(struct (m, s))
+                            | ValueNone, _ -> ()
 
                     let r =
                         if f.Incr then (if processed then bulkScore lastScore else Reply.Nil)
                         else Reply.Integer(int64 (if f.Ch then added + updated else added))
 
-                    write r (if changed.Length = 0 then [] else [ evt dbi (Op.SortedSets(ZSetOp.Add(key, changed))) ])
+                    write r (if changed.Count = 0 then [] else [ evt dbi (Op.SortedSets(ZSetOp.Add(key, changed.ToArray()))) ])
 
     // ---- removals ----
 

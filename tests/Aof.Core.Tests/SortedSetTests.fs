@@ -769,6 +769,12 @@ let private checkedAgainstRedis: (string list * Reply) list =
       [ "ZADD"; "z"; "abc"; "a" ], Reply.notFloat
       [ "ZADD"; "z"; "nan"; "a" ], Reply.notFloat
       [ "ZADD"; "str"; "abc"; "a" ], Reply.notFloat
+      [ "ZADD"; "z"; "1e400"; "a" ], Reply.notFloat
+      [ "ZADD"; "z"; "-1e400"; "a" ], Reply.notFloat
+      [ "ZINCRBY"; "z"; "1e400"; "a" ], Reply.notFloat
+      [ "ZADD"; "z"; "Infinity"; "a" ], Reply.zero
+      [ "ZUNIONSTORE"; "d"; "1"; "z"; "WEIGHTS"; "1e400" ], err "ERR weight value is not a float"
+      [ "ZRANGEBYSCORE"; "z"; "-1e400"; "1e400" ], arr [ "a"; "b"; "c" ]
       [ "ZADD"; "str"; "1"; "a" ], Reply.wrongType
       [ "ZADD"; "z"; "foo"; "1"; "a" ], Reply.syntaxError
       [ "ZADD"; "z"; "INCR"; "XX"; "1"; "zz" ], Reply.Nil
