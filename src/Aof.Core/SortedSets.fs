@@ -62,6 +62,8 @@ type ZSetCommand =
     | RemRangeByLex of key: byte[] * lmin: LexBound * lmax: LexBound
     | RandMember of key: byte[] * count: int64 voption * withScores: bool
     | Store of algebra: ZSetAlgebra * dst: byte[] * sources: byte[][] * weights: float[] * aggregate: ZAggregate
+    /// ZUNION / ZINTER / ZDIFF: the same algebra, replied rather than stored.
+    | Combine of algebra: ZSetAlgebra * sources: byte[][] * weights: float[] * aggregate: ZAggregate * withScores: bool
     /// The options are read only once the key is found, as Redis does.
     | Scan of key: byte[] * cursor: uint64 * options: byte[][]
 
@@ -287,31 +289,42 @@ module ZSetCommand =
                 elif a.Length = 4 && Bytes.eqLower "withscores" a[3] then Ok(ZSetCommand.RandMember(a[1], ValueSome n, true))
                 else syntax
 
-    let private store (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
-        match Num.tryParseInt64 a[2] with
+    /// `numkeys key ... [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` from `at` (numkeys); a
+    /// difference takes no options but WITHSCORES, a store not even that.
+    let private algebraArgs (algebra: ZSetAlgebra) (name: string) (store: bool) (a: byte[][]) (at: int) =
+        match Num.tryParseInt64 a[at] with
         | ValueNone -> Error Reply.notInteger
         | ValueSome n when n < 1L -> Error(Reply.Error(sprintf "ERR at least 1 input key is needed for '%s' command" name))
-        | ValueSome n when n > int64 (a.Length - 3) -> syntax
+        | ValueSome n when n > int64 (a.Length - at - 1) -> syntax
         | ValueSome n ->
             let n = int n
-            let sources = a[3 .. 2 + n]
+            let sources = a[at + 1 .. at + n]
 
-            let rec opts i (weights: float[]) agg =
-                if i >= a.Length then Ok(ZSetCommand.Store(algebra, a[1], sources, weights, agg))
+            let rec opts i (weights: float[]) agg ws =
+                if i >= a.Length then Ok(struct (sources, weights, agg, ws))
+                elif not store && Bytes.eqLower "withscores" a[i] then opts (i + 1) weights agg true
                 elif algebra <> ZSetAlgebra.Diff && Bytes.eqLower "weights" a[i] && i + n < a.Length then
-                    let ws = a[i + 1 .. i + n] |> Array.map parseStrictFloat
+                    let ws' = a[i + 1 .. i + n] |> Array.map parseStrictFloat
 
-                    if ws |> Array.exists (fun w -> w.IsNone) then Error(Reply.Error "ERR weight value is not a float")
-                    else opts (i + 1 + n) (ws |> Array.map (fun w -> w.Value)) agg
+                    if ws' |> Array.exists (fun w -> w.IsNone) then Error(Reply.Error "ERR weight value is not a float")
+                    else opts (i + 1 + n) (ws' |> Array.map (fun w -> w.Value)) agg ws
                 elif algebra <> ZSetAlgebra.Diff && Bytes.eqLower "aggregate" a[i] && i + 1 < a.Length then
                     match Bytes.toLower a[i + 1] with
-                    | "sum" -> opts (i + 2) weights ZAggregate.Sum
-                    | "min" -> opts (i + 2) weights ZAggregate.Min
-                    | "max" -> opts (i + 2) weights ZAggregate.Max
+                    | "sum" -> opts (i + 2) weights ZAggregate.Sum ws
+                    | "min" -> opts (i + 2) weights ZAggregate.Min ws
+                    | "max" -> opts (i + 2) weights ZAggregate.Max ws
                     | _ -> syntax
                 else syntax
 
-            opts (3 + n) (Array.create n 1.0) ZAggregate.Sum
+            opts (at + 1 + n) (Array.create n 1.0) ZAggregate.Sum false
+
+    let private store (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
+        algebraArgs algebra name true a 2
+        |> Result.map (fun (struct (sources, weights, agg, _)) -> ZSetCommand.Store(algebra, a[1], sources, weights, agg))
+
+    let private combine (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
+        algebraArgs algebra name false a 1
+        |> Result.map (fun (struct (sources, weights, agg, ws)) -> ZSetCommand.Combine(algebra, sources, weights, agg, ws))
 
     let private scan (a: byte[][]) =
         match System.UInt64.TryParse(Bytes.toString a[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture) with
@@ -348,6 +361,9 @@ module ZSetCommand =
           "zunionstore", -4, true, store ZSetAlgebra.Union "zunionstore"
           "zinterstore", -4, true, store ZSetAlgebra.Inter "zinterstore"
           "zdiffstore", -4, true, store ZSetAlgebra.Diff "zdiffstore"
+          "zunion", -3, false, combine ZSetAlgebra.Union "zunion"
+          "zinter", -3, false, combine ZSetAlgebra.Inter "zinter"
+          "zdiff", -3, false, combine ZSetAlgebra.Diff "zdiff"
           "zscan", -3, false, scan ]
 
     /// The keys of the session's database the command reads or writes: lazy expiry purges these first,
@@ -370,7 +386,8 @@ module ZSetCommand =
         | ZSetCommand.Scan(k, _, _) -> [| k |]
         | ZSetCommand.Range q -> [| q.Key |]
         | ZSetCommand.RangeStore(dst, q) -> [| dst; q.Key |]
-        | ZSetCommand.BPop(ks, _, _) -> ks
+        | ZSetCommand.BPop(ks, _, _)
+        | ZSetCommand.Combine(_, ks, _, _, _) -> ks
         | ZSetCommand.Store(_, dst, sources, _, _) -> Array.append [| dst |] sources
 
     /// For a blocking command: its timeout in seconds (0 = forever) and the reply when it times out (or runs

@@ -84,10 +84,10 @@ module SortedSetsDecide =
                                     updated <- updated + 1
                     | ValueNone ->
                         if not f.Xx then
-                            let score = unsignedZero score
-                            z <- ZSet.add m score z
+                            z <- ZSet.add m (unsignedZero score) z
                             added <- added + 1
                             processed <- true
+                            // The reply is the score as given (`-0`), though a zero is stored as 0.
                             lastScore <- score
 
                     i <- i + 1
@@ -263,13 +263,15 @@ module SortedSetsDecide =
         let v = w * s
         if Double.IsNaN v then 0.0 else v
 
+    /// The running value `a` of a member, combined with its value `b` from one more source.
     let private aggregate (agg: ZAggregate) (a: float) (b: float) =
         match agg with
         | ZAggregate.Sum ->
             let v = a + b
             if Double.IsNaN v then 0.0 else v
-        | ZAggregate.Min -> min a b
-        | ZAggregate.Max -> max a b
+        // The kept value wins a tie, so -0 against 0 keeps whichever came first, as in Redis.
+        | ZAggregate.Min -> if b < a then b else a
+        | ZAggregate.Max -> if b > a then b else a
 
     /// A source as (member -> score): plain sets count with score 1, as Redis counts them.
     [<Struct>]
@@ -296,7 +298,9 @@ module SortedSetsDecide =
         | Plain p -> Champ.iter (fun m () -> f m 1.0) p
         | Nothing -> ()
 
-    let private store (dbi: int) (db: Db) algebra dst (keys: byte[][]) (weights: float[]) agg =
+    /// The result of ZUNION / ZINTER / ZDIFF over the sources, ascending; Error when one is of another type.
+    /// A -0 stays as it is: Redis replies it so (a stored one is kept as 0, like every stored zero).
+    let private combine (db: Db) algebra (keys: byte[][]) (weights: float[]) agg : Result<struct (byte[] * float)[], unit> =
         let sources =
             keys
             |> Array.map (fun k ->
@@ -308,7 +312,7 @@ module SortedSetsDecide =
                     | Value.Set s -> Ok(Plain s)
                     | _ -> Error())
 
-        if sources |> Array.exists Result.isError then reply Reply.wrongType
+        if sources |> Array.exists Result.isError then Error()
         else
             let sources = sources |> Array.map (function Ok s -> s | Error() -> Nothing)
             let acc = Collections.Generic.Dictionary<byte[], float>(BytesComparer.Instance)
@@ -352,9 +356,18 @@ module SortedSetsDecide =
 
                     if j = sources.Length then acc[m] <- s)
 
-            let items = [| for kv in acc -> struct (kv.Key, unsignedZero kv.Value) |]
-            let z = ZSet.ofSeq items
-            storeResult dbi db dst (ZSet.toSeq z |> Seq.toArray)
+            let items = [| for kv in acc -> struct (kv.Key, kv.Value) |]
+            Ok(ZSet.toSeq (ZSet.ofSeq items) |> Seq.toArray)
+
+    let private store (dbi: int) (db: Db) algebra dst (keys: byte[][]) (weights: float[]) agg =
+        match combine db algebra keys weights agg with
+        | Ok items -> storeResult dbi db dst (items |> Array.map (fun (struct (m, s)) -> struct (m, unsignedZero s)))
+        | Error() -> reply Reply.wrongType
+
+    let private combined (db: Db) algebra (keys: byte[][]) (weights: float[]) agg withScores =
+        match combine db algebra keys weights agg with
+        | Ok items -> reply (elements items withScores)
+        | Error() -> reply Reply.wrongType
 
     // ---- pops ----
 
@@ -511,4 +524,5 @@ module SortedSetsDecide =
         | ZSetCommand.RemRangeByLex(k, mn, mx) -> plain (remRangeByLex dbi db k mn mx)
         | ZSetCommand.RandMember(k, count, ws) -> plain (randMember ctx db k count ws)
         | ZSetCommand.Store(algebra, dst, keys, weights, agg) -> plain (store dbi db algebra dst keys weights agg)
+        | ZSetCommand.Combine(algebra, keys, weights, agg, ws) -> plain (combined db algebra keys weights agg ws)
         | ZSetCommand.Scan(k, cursor, options) -> plain (scan db k cursor options)

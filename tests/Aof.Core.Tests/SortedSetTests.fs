@@ -155,6 +155,8 @@ type private MCmd =
     | ZRemRange of string * MRange
     | ZRandMember of string * int * bool
     | ZStore of string * string * string list * float list option * string option
+    /// ZUNION / ZINTER / ZDIFF (the store's name without STORE), WITHSCORES.
+    | ZCombine of string * string list * float list option * string option * bool
     | ZScan of string
     | MSet of string * string
     | MDel of string
@@ -285,6 +287,37 @@ let private runModel (m: ZModel) (cmd: MCmd) : Reply =
         if not items.IsEmpty then m.Put(dst, MZ(Map.ofList items), -1L)
         Reply.Integer(int64 items.Length)
 
+    /// ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE's result; None when a source is of another type.
+    let algebra op (srcs: string list) (weights: float list option) (agg: string option) (stored: bool) =
+        let found = srcs |> List.map zget
+
+        if found |> List.exists Result.isError then None
+        else
+            let sets = found |> List.map (function Ok(Some(z, _)) -> z | _ -> Map.empty)
+            let ws = defaultArg weights (List.replicate sets.Length 1.0)
+            let weighted = List.map2 (fun (z: Map<string, float>) w -> z |> Map.map (fun _ s -> let v = s * w in if Double.IsNaN v then 0.0 else v)) sets ws
+
+            let combine x y =
+                match defaultArg agg "SUM" with
+                | "MIN" -> if y < x then y else x
+                | "MAX" -> if y > x then y else x
+                | _ -> let v = x + y in if Double.IsNaN v then 0.0 else v
+
+            let result =
+                match op with
+                | "ZUNIONSTORE" ->
+                    weighted
+                    |> List.fold (fun acc z -> z |> Map.fold (fun (acc: Map<string, float>) mm s -> acc.Add(mm, (match acc.TryFind mm with Some c -> combine c s | None -> s))) acc) Map.empty
+                | "ZINTERSTORE" ->
+                    let first = List.head weighted
+
+                    first
+                    |> Map.filter (fun mm _ -> weighted |> List.forall (fun z -> z.ContainsKey mm))
+                    |> Map.map (fun mm _ -> weighted |> List.map (fun z -> z[mm]) |> List.reduce combine)
+                | _ -> sets.Head |> Map.filter (fun mm _ -> sets.Tail |> List.forall (fun z -> not (z.ContainsKey mm)))
+
+            Some [ for kv in result -> kv.Key, (if stored then zeroless kv.Value else kv.Value) ]
+
     match cmd with
     | ZAdd _
     | ZIncrBy _ ->
@@ -327,7 +360,7 @@ let private runModel (m: ZModel) (cmd: MCmd) : Reply =
                     | None when not nan && not xx ->
                         z <- z.Add(mm, zeroless s)
                         added <- added + 1
-                        result <- Some(zeroless s)
+                        result <- Some s
                     | _ -> ()
 
                 if nan then Reply.Error "ERR resulting score is not a number (NaN)"
@@ -430,34 +463,13 @@ let private runModel (m: ZModel) (cmd: MCmd) : Reply =
         | Ok None -> Reply.emptyArray
         | Ok(Some(z, _)) -> if count = 0 then Reply.emptyArray else flat (List.rev (sortRef (Map.toList z))) ws
     | ZStore(op, dst, srcs, weights, agg) ->
-        let found = srcs |> List.map zget
-
-        if found |> List.exists Result.isError then wrong
-        else
-            let sets = found |> List.map (function Ok(Some(z, _)) -> z | _ -> Map.empty)
-            let ws = defaultArg weights (List.replicate sets.Length 1.0)
-            let weighted = List.map2 (fun (z: Map<string, float>) w -> z |> Map.map (fun _ s -> let v = s * w in if Double.IsNaN v then 0.0 else v)) sets ws
-
-            let combine x y =
-                match defaultArg agg "SUM" with
-                | "MIN" -> min x y
-                | "MAX" -> max x y
-                | _ -> let v = x + y in if Double.IsNaN v then 0.0 else v
-
-            let result =
-                match op with
-                | "ZUNIONSTORE" ->
-                    weighted
-                    |> List.fold (fun acc z -> z |> Map.fold (fun (acc: Map<string, float>) mm s -> acc.Add(mm, (match acc.TryFind mm with Some c -> combine c s | None -> s))) acc) Map.empty
-                | "ZINTERSTORE" ->
-                    let first = List.head weighted
-
-                    first
-                    |> Map.filter (fun mm _ -> weighted |> List.forall (fun z -> z.ContainsKey mm))
-                    |> Map.map (fun mm _ -> weighted |> List.map (fun z -> z[mm]) |> List.reduce combine)
-                | _ -> sets.Head |> Map.filter (fun mm _ -> sets.Tail |> List.forall (fun z -> not (z.ContainsKey mm)))
-
-            storeInto dst [ for kv in result -> kv.Key, zeroless kv.Value ]
+        match algebra op srcs weights agg true with
+        | Some items -> storeInto dst items
+        | None -> wrong
+    | ZCombine(op, srcs, weights, agg, ws) ->
+        match algebra (op + "STORE") srcs weights agg false with
+        | Some items -> flat (sortRef items) ws
+        | None -> wrong
     | ZScan k ->
         match zget k with
         | Error() -> wrong
@@ -492,7 +504,7 @@ let private genKey = Gen.elements [ "a"; "b"; "c"; "s" ]
 let private genLexKey = Gen.elements [ "l"; "l"; "l"; "t" ]
 let private genAnyKey = Gen.elements [ "a"; "b"; "c"; "l"; "s"; "t" ]
 let private genMember = Gen.elements [ ""; "a"; "b"; "ba"; "c" ]
-let private genScore = Gen.frequency [ 8, Gen.choose (-2, 3) |> Gen.map string; 1, Gen.elements [ "1.5"; "inf"; "-inf"; "x1" ] ]
+let private genScore = Gen.frequency [ 8, Gen.choose (-2, 3) |> Gen.map string; 1, Gen.elements [ "1.5"; "inf"; "-inf"; "x1"; "-0" ] ]
 let private genBound = Gen.elements [ "-inf"; "+inf"; "0"; "(0"; "1"; "(1"; "2"; "(3"; "-1" ]
 let private genLex = Gen.elements [ "-"; "+"; "[a"; "(a"; "[b"; "(ba"; "[c"; "[" ]
 let private genIdx = Gen.choose (-6, 6)
@@ -628,6 +640,23 @@ let private genCmd: Gen<string list * MCmd> =
 
               return args, ZStore(op, dst, srcs, weights, agg)
           }
+          1,
+          gen {
+              let! op = Gen.elements [ "ZUNION"; "ZINTER"; "ZDIFF" ]
+              let! srcs = Gen.elements [ 1; 2; 3 ] |> Gen.bind (fun n -> Gen.listOfLength n genAnyKey)
+              let! weights = if op = "ZDIFF" then Gen.constant None else Gen.optionOf (Gen.listOfLength srcs.Length (Gen.elements [ 0.0; 1.0; 2.0; -1.0 ]))
+              let! agg = if op = "ZDIFF" then Gen.constant None else Gen.optionOf (Gen.elements [ "SUM"; "MIN"; "MAX" ])
+              let! ws = Gen.elements [ false; true ]
+
+              let args =
+                  [ op; string srcs.Length ]
+                  @ srcs
+                  @ wsArgs ws
+                  @ (match weights with Some ws -> "WEIGHTS" :: (ws |> List.map string) | None -> [])
+                  @ (match agg with Some a -> [ "AGGREGATE"; a ] | None -> [])
+
+              return args, ZCombine(op, srcs, weights, agg, ws)
+          }
           1, Gen.map (fun k -> [ "ZSCAN"; k; "0" ], ZScan k) genAnyKey
           3, Gen.map2 (fun k v -> [ "SET"; k; v ], MSet(k, v)) (Gen.elements [ "s"; "t" ]) (Gen.elements [ "v"; "w" ])
           1, Gen.map (fun k -> [ "DEL"; k ], MDel k) genAnyKey
@@ -757,7 +786,11 @@ let private last (cmds: string list list) = List.last (session cmds)
 let private err (s: string) = Reply.Error s
 let private arr (xs: string list) = Reply.Array [| for x in xs -> bulk x |]
 
-let private setup = [ [ "ZADD"; "z"; "1"; "a"; "2"; "b"; "3"; "c" ]; [ "SET"; "str"; "v" ] ]
+let private setup =
+    [ [ "ZADD"; "z"; "1"; "a"; "2"; "b"; "3"; "c" ]
+      [ "SET"; "str"; "v" ]
+      [ "ZADD"; "zero"; "0"; "x" ]
+      [ "ZADD"; "zero2"; "0"; "x" ] ]
 
 let private checkedAgainstRedis: (string list * Reply) list =
     [ [ "ZADD"; "z"; "NX"; "XX"; "1"; "a" ], err "ERR XX and NX options at the same time are not compatible"
@@ -787,6 +820,8 @@ let private checkedAgainstRedis: (string list * Reply) list =
       [ "ZINCRBY"; "z"; "abc"; "a" ], Reply.notFloat
       [ "ZINCRBY"; "z"; "1.1"; "new" ], bulk "1.1000000000000001"
       [ "ZADD"; "z"; "-0"; "a" ], Reply.zero
+      [ "ZADD"; "z"; "INCR"; "-0"; "new" ], bulk "-0"
+      [ "ZINCRBY"; "z"; "-0"; "new" ], bulk "-0"
       [ "ZSCORE"; "str"; "a" ], Reply.wrongType
       [ "ZMSCORE"; "z"; "a"; "nope"; "b" ], Reply.Array [| bulk "1"; Reply.Nil; bulk "2" |]
       [ "ZMSCORE"; "missing"; "a" ], Reply.Array [| Reply.Nil |]
@@ -875,7 +910,19 @@ let private checkedAgainstRedis: (string list * Reply) list =
       [ "ZDIFFSTORE"; "d"; "0"; "z" ], err "ERR at least 1 input key is needed for 'zdiffstore' command"
       [ "ZUNIONSTORE"; "d"; "2"; "z"; "missing"; "WEIGHTS"; "2"; "3"; "AGGREGATE"; "MAX" ], Reply.Integer 3L
       [ "ZINTERSTORE"; "d"; "2"; "z"; "z"; "AGGREGATE"; "MAX"; "AGGREGATE"; "SUM"; "WEIGHTS"; "1"; "2"; "WEIGHTS"; "3"; "4" ],
-      Reply.Integer 3L ]
+      Reply.Integer 3L
+      [ "ZUNION"; "1"; "z"; "WITHSCORES"; "WEIGHTS"; "2" ], arr [ "a"; "2"; "b"; "4"; "c"; "6" ]
+      [ "ZUNION"; "2"; "z"; "missing"; "WITHSCORES"; "WITHSCORES" ], arr [ "a"; "1"; "b"; "2"; "c"; "3" ]
+      [ "ZUNION"; "1"; "missing" ], Reply.emptyArray
+      [ "ZINTER"; "0"; "z" ], err "ERR at least 1 input key is needed for 'zinter' command"
+      [ "ZDIFF"; "1"; "z"; "WEIGHTS"; "1" ], Reply.syntaxError
+      [ "ZDIFF"; "x"; "z" ], Reply.notInteger
+      [ "ZUNIONSTORE"; "d"; "1"; "z"; "WITHSCORES" ], Reply.syntaxError
+      // A tie keeps the value already there: -0 against 0 shows which one that was.
+      [ "ZUNION"; "2"; "zero"; "zero2"; "WITHSCORES"; "WEIGHTS"; "1"; "-1"; "AGGREGATE"; "MIN" ], arr [ "x"; "0" ]
+      [ "ZUNION"; "2"; "zero"; "zero2"; "WITHSCORES"; "WEIGHTS"; "-1"; "1"; "AGGREGATE"; "MIN" ], arr [ "x"; "-0" ]
+      [ "ZUNION"; "2"; "zero"; "zero2"; "WITHSCORES"; "WEIGHTS"; "-1"; "1"; "AGGREGATE"; "MAX" ], arr [ "x"; "-0" ]
+      [ "ZUNIONSTORE"; "d"; "1"; "zero"; "WEIGHTS"; "-1" ], Reply.one ]
 
 [<Fact>]
 let ``edge replies and errors are Redis 7.0's`` () =
@@ -901,7 +948,7 @@ let ``a store's result and a range store replace the destination, and an empty o
           Reply.Array [| bulk "a"; bulk "7"; bulk "b"; bulk "14"; bulk "c"; bulk "21" |]
           Reply.zero
           Reply.zero ],
-        List.skip 2 replies
+        List.skip setup.Length replies
     )
 
 [<Fact>]
