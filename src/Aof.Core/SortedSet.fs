@@ -235,6 +235,13 @@ module ZSet =
 
     let tryScore (mem: byte[]) (z: ZSet) : float voption = Champ.tryFind mem z.Scores
 
+    /// Redis's small sorted sets (listpacks: at most 128 members of at most 64 bytes) store a zero score as
+    /// 0 whatever its sign, its big ones (skiplists) keep -0: the score a set of `count` members stores
+    /// when one of `memberLength` bytes is written with `s`. (Redis's encoding also depends on history: a
+    /// set that was once big stays a skiplist; that is not modelled.)
+    let storedScore (count: int) (memberLength: int) (s: float) : float =
+        if s = 0.0 && count <= 128 && memberLength <= 64 then 0.0 else s
+
     /// The set with `mem` at `score` (added, or moved when its score changed).
     let add (mem: byte[]) (score: float) (z: ZSet) : ZSet =
         match Champ.tryFind mem z.Scores with

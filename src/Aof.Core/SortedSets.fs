@@ -541,7 +541,7 @@ module ZSetOp =
             | _ -> db
         | ValueNone -> db
 
-    /// ZADD's options applied as Redis applies them, member by member. -0 is kept as 0, as decide keeps it.
+    /// ZADD's options applied as Redis applies them, member by member; a zero stored as decide stores it.
     let private addWith (f: ZAddFlags) (pairs: struct (byte[] * float)[]) (z: ZSet) : ZSet =
         let mutable z = z
 
@@ -551,8 +551,8 @@ module ZSetOp =
                 let s = if f.Incr then cur + s else s
 
                 if Double.IsNaN s || (f.Lt && s >= cur) || (f.Gt && s <= cur) then ()
-                else z <- ZSet.add m (if s = 0.0 then 0.0 else s) z
-            | ValueNone when not f.Xx -> z <- ZSet.add m (if s = 0.0 then 0.0 else s) z
+                else z <- ZSet.add m (ZSet.storedScore z.Count m.Length s) z
+            | ValueNone when not f.Xx -> z <- ZSet.add m (ZSet.storedScore (z.Count + 1) m.Length s) z
             | _ -> ()
 
         z

@@ -25,10 +25,6 @@ module SortedSetsDecide =
             | Value.ZSet z -> Found(z, e.ExpireAt)
             | _ -> Wrong
 
-    /// Redis's small sorted sets (listpacks) print a zero score as `0` whichever its sign: one zero keeps
-    /// the replies, the digest and the log the same.
-    let inline private unsignedZero (s: float) = if s = 0.0 then 0.0 else s
-
     let private bulkScore (s: float) = Reply.Bulk(Score.format s)
 
     let private elements (items: struct (byte[] * float)[]) (withScores: bool) : Reply =
@@ -75,7 +71,7 @@ module SortedSetsDecide =
                             if Double.IsNaN score then nan <- true
                             elif (f.Lt && score >= cur) || (f.Gt && score <= cur) then ()
                             else
-                                let score = unsignedZero score
+                                let score = ZSet.storedScore z.Count m.Length score
                                 processed <- true
                                 lastScore <- score
 
@@ -84,7 +80,7 @@ module SortedSetsDecide =
                                     updated <- updated + 1
                     | ValueNone ->
                         if not f.Xx then
-                            z <- ZSet.add m (unsignedZero score) z
+                            z <- ZSet.add m (ZSet.storedScore (z.Count + 1) m.Length score) z
                             added <- added + 1
                             processed <- true
                             // The reply is the score as given (`-0`), though a zero is stored as 0.
@@ -248,6 +244,9 @@ module SortedSetsDecide =
 
     /// Replaces `dst` with the sorted set of `items` (deleting it when they are none).
     let private storeResult (dbi: int) (db: Db) (dst: byte[]) (items: struct (byte[] * float)[]) : Outcome =
+        // Redis builds the result and then picks its encoding, which decides how a -0 is kept.
+        let longest = items |> Array.fold (fun n (struct (m: byte[], _)) -> max n m.Length) 0
+        let items = items |> Array.map (fun (struct (m, s)) -> struct (m, ZSet.storedScore items.Length longest s))
         let existed = Champ.containsKey dst db.Keys
         let del = if existed then [ evt dbi (Op.Del [| dst |]) ] else []
         let add = if items.Length = 0 then [] else [ evt dbi (Op.SortedSets(ZSetOp.Add(dst, items))) ]
@@ -361,7 +360,7 @@ module SortedSetsDecide =
 
     let private store (dbi: int) (db: Db) algebra dst (keys: byte[][]) (weights: float[]) agg =
         match combine db algebra keys weights agg with
-        | Ok items -> storeResult dbi db dst (items |> Array.map (fun (struct (m, s)) -> struct (m, unsignedZero s)))
+        | Ok items -> storeResult dbi db dst items
         | Error() -> reply Reply.wrongType
 
     let private combined (db: Db) algebra (keys: byte[][]) (weights: float[]) agg withScores =
