@@ -228,7 +228,7 @@ module ZSetCommand =
                 | "withscores" when not store -> opts (i + 1) byScore byLex rev limit true
                 | "byscore" when not byScore && not byLex -> opts (i + 1) true byLex rev limit ws
                 | "bylex" when not byScore && not byLex -> opts (i + 1) byScore true rev limit ws
-                | "rev" -> opts (i + 1) byScore byLex true limit ws
+                | "rev" when not rev -> opts (i + 1) byScore byLex true limit ws
                 | "limit" when i + 2 < a.Length ->
                     match pair int64Arg a[i + 1] a[i + 2] with
                     | Ok(o, c) -> opts (i + 3) byScore byLex rev (ValueSome(struct (o, c))) ws

@@ -841,6 +841,9 @@ let private checkedAgainstRedis: (string list * Reply) list =
       [ "ZRANGE"; "z"; "-"; "+"; "BYLEX"; "WITHSCORES" ], err "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
       [ "ZRANGE"; "z"; "0"; "-1"; "BYSCORE"; "BYLEX" ], Reply.syntaxError
       [ "ZRANGE"; "z"; "0"; "1"; "BYSCORE"; "BYSCORE" ], Reply.syntaxError
+      [ "ZRANGE"; "z"; "0"; "1"; "REV"; "WITHSCORES"; "REV" ], Reply.syntaxError
+      [ "ZRANGESTORE"; "d"; "z"; "0"; "1"; "REV"; "REV" ], Reply.syntaxError
+      [ "ZRANGE"; "z"; "0"; "1"; "LIMIT"; "0"; "1"; "LIMIT"; "0"; "1"; "BYSCORE" ], arr [ "a" ]
       [ "ZRANGE"; "z"; "0"; "1"; "WITHSCORES"; "WITHSCORES" ], Reply.Array [| bulk "a"; bulk "1"; bulk "b"; bulk "2" |]
       [ "ZRANGE"; "z"; "0"; "-1"; "REV"; "WITHSCORES" ], Reply.Array [| bulk "c"; bulk "3"; bulk "b"; bulk "2"; bulk "a"; bulk "1" |]
       [ "ZRANGE"; "z"; "1"; "0"; "REV" ], Reply.emptyArray
