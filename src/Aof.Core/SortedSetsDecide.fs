@@ -27,6 +27,21 @@ module SortedSetsDecide =
 
     let private bulkScore (s: float) = Reply.Bulk(Score.format s)
 
+    /// Members per logged ZADD / ZREM: a huge store or range removal becomes several commands (wrapped in
+    /// MULTI/EXEC by the engine), each far below the multibulk cap an AOF loader enforces.
+    [<Literal>]
+    let private MembersPerEvent = 1024
+
+    let private addEvents (dbi: int) (key: byte[]) (items: struct (byte[] * float)[]) : Event list =
+        if items.Length <= MembersPerEvent then
+            (if items.Length = 0 then [] else [ evt dbi (Op.SortedSets(ZSetOp.Add(key, items))) ])
+        else [ for chunk in Array.chunkBySize MembersPerEvent items -> evt dbi (Op.SortedSets(ZSetOp.Add(key, chunk))) ]
+
+    let private remEvents (dbi: int) (key: byte[]) (members: byte[][]) : Event list =
+        if members.Length <= MembersPerEvent then
+            (if members.Length = 0 then [] else [ evt dbi (Op.SortedSets(ZSetOp.Rem(key, members))) ])
+        else [ for chunk in Array.chunkBySize MembersPerEvent members -> evt dbi (Op.SortedSets(ZSetOp.Rem(key, chunk))) ]
+
     let private elements (items: struct (byte[] * float)[]) (withScores: bool) : Reply =
         if withScores then
             let out = Array.zeroCreate (2 * items.Length)
@@ -105,12 +120,12 @@ module SortedSetsDecide =
                         if f.Incr then (if processed then bulkScore lastScore else Reply.Nil)
                         else Reply.Integer(int64 (if f.Ch then added + updated else added))
 
-                    write r (if changed.Count = 0 then [] else [ evt dbi (Op.SortedSets(ZSetOp.Add(key, changed.ToArray()))) ])
+                    write r (addEvents dbi key (changed.ToArray()))
 
     // ---- removals ----
 
-    let private remEvent (dbi: int) (key: byte[]) (removed: struct (byte[] * float)[]) =
-        evt dbi (Op.SortedSets(ZSetOp.Rem(key, removed |> Array.map (fun (struct (m, _)) -> m))))
+    let private removedEvents (dbi: int) (key: byte[]) (removed: struct (byte[] * float)[]) =
+        remEvents dbi key (removed |> Array.map (fun (struct (m, _)) -> m))
 
     let private rem (dbi: int) (db: Db) (key: byte[]) (members: byte[][]) : Outcome =
         match find db key with
@@ -126,14 +141,14 @@ module SortedSetsDecide =
                     removed.Add m
 
             if removed.Count = 0 then reply Reply.zero
-            else write (Reply.Integer(int64 removed.Count)) [ evt dbi (Op.SortedSets(ZSetOp.Rem(key, removed.ToArray()))) ]
+            else write (Reply.Integer(int64 removed.Count)) (remEvents dbi key (removed.ToArray()))
 
     /// Ranks lo .. hi-1 removed: the reply is how many.
     let private removeRanks (dbi: int) (key: byte[]) (z: ZSet) (lo: int) (hi: int) : Outcome =
         if lo >= hi then reply Reply.zero
         else
             let gone = ZSet.slice lo hi z
-            write (Reply.Integer(int64 gone.Length)) [ remEvent dbi key gone ]
+            write (Reply.Integer(int64 gone.Length)) (removedEvents dbi key gone)
 
     let private rankWindow (len: int) (start: int64) (stop: int64) = ZRanks.window len start stop
 
@@ -249,7 +264,7 @@ module SortedSetsDecide =
         let items = items |> Array.map (fun (struct (m, s)) -> struct (m, ZSet.storedScore items.Length longest s))
         let existed = Champ.containsKey dst db.Keys
         let del = if existed then [ evt dbi (Op.Del [| dst |]) ] else []
-        let add = if items.Length = 0 then [] else [ evt dbi (Op.SortedSets(ZSetOp.Add(dst, items))) ]
+        let add = addEvents dbi dst items
         write (Reply.Integer(int64 items.Length)) (del @ add)
 
     let private rangeStore (dbi: int) (db: Db) (dst: byte[]) (q: ZRangeQuery) =
@@ -390,7 +405,7 @@ module SortedSetsDecide =
             if n = 0 then reply Reply.emptyArray
             else
                 let items = popped z max n
-                write (elements items true) [ remEvent dbi key items ]
+                write (elements items true) (removedEvents dbi key items)
 
     let private bpop (dbi: int) (db: Db) (keys: byte[][]) max =
         let rec go i =
@@ -401,7 +416,7 @@ module SortedSetsDecide =
                 | Missing -> go (i + 1)
                 | Found(z, _) ->
                     let struct (m, s) = (popped z max 1)[0]
-                    write (Reply.Array [| Reply.Bulk keys[i]; Reply.Bulk m; bulkScore s |]) [ remEvent dbi keys[i] [| struct (m, s) |] ]
+                    write (Reply.Array [| Reply.Bulk keys[i]; Reply.Bulk m; bulkScore s |]) (removedEvents dbi keys[i] [| struct (m, s) |])
 
         go 0
 

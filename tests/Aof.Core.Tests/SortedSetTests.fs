@@ -1190,3 +1190,19 @@ let ``foreign forms print back as commands that read back the same`` () =
             | Ok e2 -> Assert.Equal<string list>(Event.toArgs e.Op |> Array.map str |> List.ofArray, Event.toArgs e2.Op |> Array.map str |> List.ofArray)
             | Error m -> failwith m
         | Error m -> failwithf "%A: %s" args m
+
+[<Fact>]
+let ``a huge store or range removal is logged in commands of at most 1024 members`` () =
+    let members = [ for i in 1..3000 -> [ string i; $"m{i}" ] ] |> List.concat
+    let real = runReal [ for a in [ [ "ZADD"; "z" ] @ members; [ "ZUNIONSTORE"; "d"; "1"; "z" ]; [ "ZREMRANGEBYRANK"; "d"; "0"; "-1" ] ] -> { Advance = 0L; Args = a; Cmd = MDel "" } ]
+
+    let sizes =
+        real.Events
+        |> List.map (fun e ->
+            match e.Op with
+            | Op.SortedSets(ZSetOp.Add(_, p)) -> p.Length
+            | Op.SortedSets(ZSetOp.Rem(_, m)) -> m.Length
+            | _ -> -1)
+
+    Assert.Equal<int list>([ 1024; 1024; 952; 1024; 1024; 952; 1024; 1024; 952 ], sizes)
+    Assert.True(Keyspace.toMap (Evolve.replay (Keyspace.create 1) real.Events) = Keyspace.toMap real.Final)
