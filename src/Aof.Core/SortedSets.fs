@@ -57,6 +57,10 @@ type ZSetCommand =
     | RangeStore of dst: byte[] * query: ZRangeQuery
     | Pop of key: byte[] * max: bool * count: int64 voption
     | BPop of keys: byte[][] * max: bool * timeout: float
+    /// ZMPOP and, with a timeout, BZMPOP: up to `count` from the first non-empty key.
+    | MPop of keys: byte[][] * max: bool * count: int64 * timeout: float voption
+    /// ZINTERCARD (limit 0: no limit).
+    | InterCard of keys: byte[][] * limit: int64
     | RemRangeByRank of key: byte[] * start: int64 * stop: int64
     | RemRangeByScore of key: byte[] * min: ScoreBound * max: ScoreBound
     | RemRangeByLex of key: byte[] * lmin: LexBound * lmax: LexBound
@@ -271,6 +275,62 @@ module ZSetCommand =
     let private bpop (max: bool) (a: byte[][]) =
         parseTimeout a[a.Length - 1] |> Result.map (fun t -> ZSetCommand.BPop(a[1 .. a.Length - 2], max, t))
 
+    /// `[timeout] numkeys key ... MIN|MAX [COUNT count]`
+    let private mpop (blocking: bool) (a: byte[][]) =
+        let first = if blocking then 2 else 1
+
+        let timeout =
+            if blocking then parseTimeout a[1] |> Result.map ValueSome else Ok ValueNone
+
+        match timeout with
+        | Error e -> Error e
+        | Ok timeout ->
+            match Num.tryParseInt64 a[first] with
+            | ValueSome n when n > 0L ->
+                if n > int64 (a.Length - first - 2) then syntax
+                else
+                    let n = int n
+                    let keys = a[first + 1 .. first + n]
+                    let at = first + 1 + n
+
+                    let max =
+                        if Bytes.eqLower "min" a[at] then Ok false
+                        elif Bytes.eqLower "max" a[at] then Ok true
+                        else syntax
+
+                    let count =
+                        if at + 1 = a.Length then Ok 1L
+                        elif Bytes.eqLower "count" a[at + 1] && at + 3 = a.Length then
+                            match Num.tryParseInt64 a[at + 2] with
+                            | ValueSome c when c > 0L -> Ok c
+                            | _ -> Error(Reply.Error "ERR count should be greater than 0")
+                        else syntax
+
+                    match max, count with
+                    | Ok max, Ok count -> Ok(ZSetCommand.MPop(keys, max, count, timeout))
+                    | Error e, _
+                    | _, Error e -> Error e
+            | _ -> Error(Reply.Error "ERR numkeys should be greater than 0")
+
+    /// `numkeys key ... [LIMIT limit]`
+    let private interCard (a: byte[][]) =
+        match Num.tryParseInt64 a[1] with
+        | ValueNone -> Error Reply.notInteger
+        | ValueSome n when n < 1L -> Error(Reply.Error "ERR at least 1 input key is needed for 'zintercard' command")
+        | ValueSome n when n > int64 (a.Length - 2) -> syntax
+        | ValueSome n ->
+            let n = int n
+
+            let rec opts i limit =
+                if i >= a.Length then Ok(ZSetCommand.InterCard(a[2 .. 1 + n], limit))
+                elif Bytes.eqLower "limit" a[i] && i + 1 < a.Length then
+                    match Num.tryParseInt64 a[i + 1] with
+                    | ValueSome l when l >= 0L -> opts (i + 2) l
+                    | _ -> Error(Reply.Error "ERR LIMIT can't be negative")
+                else syntax
+
+            opts (2 + n) 0L
+
     let private remRange (a: byte[][]) (kind: string) =
         match kind with
         | "rank" -> pair int64Arg a[2] a[3] |> Result.map (fun (s, e) -> ZSetCommand.RemRangeByRank(a[1], s, e))
@@ -354,6 +414,9 @@ module ZSetCommand =
           "zpopmax", -2, true, pop true
           "bzpopmin", -3, true, bpop false
           "bzpopmax", -3, true, bpop true
+          "zmpop", -4, true, mpop false
+          "bzmpop", -5, true, mpop true
+          "zintercard", -3, false, interCard
           "zremrangebyrank", 4, true, (fun a -> remRange a "rank")
           "zremrangebyscore", 4, true, (fun a -> remRange a "score")
           "zremrangebylex", 4, true, (fun a -> remRange a "lex")
@@ -387,6 +450,8 @@ module ZSetCommand =
         | ZSetCommand.Range q -> [| q.Key |]
         | ZSetCommand.RangeStore(dst, q) -> [| dst; q.Key |]
         | ZSetCommand.BPop(ks, _, _)
+        | ZSetCommand.MPop(ks, _, _, _)
+        | ZSetCommand.InterCard(ks, _)
         | ZSetCommand.Combine(_, ks, _, _, _) -> ks
         | ZSetCommand.Store(_, dst, sources, _, _) -> Array.append [| dst |] sources
 
@@ -394,7 +459,8 @@ module ZSetCommand =
     /// inside MULTI with nothing to serve). ValueNone for every other command.
     let blocking (cmd: ZSetCommand) : struct (float * Reply) voption =
         match cmd with
-        | ZSetCommand.BPop(_, _, t) -> ValueSome(struct (t, Reply.NilArray))
+        | ZSetCommand.BPop(_, _, t)
+        | ZSetCommand.MPop(_, _, _, ValueSome t) -> ValueSome(struct (t, Reply.NilArray))
         | _ -> ValueNone
 
 module ZSetOp =

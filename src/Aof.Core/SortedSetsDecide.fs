@@ -420,6 +420,53 @@ module SortedSetsDecide =
 
         go 0
 
+    let private mpop (dbi: int) (db: Db) (keys: byte[][]) max (count: int64) (blocking: bool) =
+        let rec go i =
+            if i >= keys.Length then (if blocking then blocked else reply Reply.NilArray)
+            else
+                match find db keys[i] with
+                | Wrong -> reply Reply.wrongType
+                | Missing -> go (i + 1)
+                | Found(z, _) ->
+                    let items = popped z max (int (min count (int64 z.Count)))
+                    let pairs = items |> Array.map (fun (struct (m, s)) -> Reply.Array [| Reply.Bulk m; bulkScore s |])
+                    write (Reply.Array [| Reply.Bulk keys[i]; Reply.Array pairs |]) (removedEvents dbi keys[i] items)
+
+        go 0
+
+    let private interCard (db: Db) (keys: byte[][]) (limit: int64) =
+        let sources =
+            keys
+            |> Array.map (fun k ->
+                match Db.tryFind k db with
+                | ValueNone -> Ok Nothing
+                | ValueSome e ->
+                    match e.Value with
+                    | Value.ZSet z -> Ok(Sorted z)
+                    | Value.Set s -> Ok(Plain s)
+                    | _ -> Error())
+
+        if sources |> Array.exists Result.isError then reply Reply.wrongType
+        else
+            let sources = sources |> Array.map (function Ok s -> s | Error() -> Nothing) |> Array.sortBy sourceCount
+
+            if sourceCount sources[0] = 0 then reply Reply.zero
+            else
+                let mutable n = 0L
+
+                // Stops early once the limit is reached, as Redis does; the walk itself cannot be cut short.
+                sources[0]
+                |> sourceIter (fun m _ ->
+                    if limit = 0L || n < limit then
+                        let mutable j = 1
+
+                        while j < sources.Length && (sourceScore m sources[j]).IsSome do
+                            j <- j + 1
+
+                        if j = sources.Length then n <- n + 1L)
+
+                reply (Reply.Integer n)
+
     // ---- ZRANDMEMBER ----
 
     /// SplitMix64's finaliser: each draw derived from the one before, all from the command's one seed.
@@ -533,6 +580,8 @@ module SortedSetsDecide =
         | ZSetCommand.RangeStore(dst, q) -> plain (rangeStore dbi db dst q)
         | ZSetCommand.Pop(k, mx, count) -> plain (pop dbi db k mx count)
         | ZSetCommand.BPop(keys, mx, _) -> plain (bpop dbi db keys mx)
+        | ZSetCommand.MPop(keys, mx, count, timeout) -> plain (mpop dbi db keys mx count timeout.IsSome)
+        | ZSetCommand.InterCard(keys, limit) -> plain (interCard db keys limit)
         | ZSetCommand.RemRangeByRank(k, s, e) -> plain (remRangeByRank dbi db k s e)
         | ZSetCommand.RemRangeByScore(k, mn, mx) -> plain (remRangeByScore dbi db k mn mx)
         | ZSetCommand.RemRangeByLex(k, mn, mx) -> plain (remRangeByLex dbi db k mn mx)

@@ -152,6 +152,9 @@ type private MCmd =
     | ZRangeStore of string * string * MRange * bool * (int * int) option
     | ZPop of string * bool * int option
     | BZPop of string list * bool
+    /// ZMPOP / BZMPOP (keys, max, count).
+    | ZMPop of string list * bool * int
+    | ZInterCard of string list * int
     | ZRemRange of string * MRange
     | ZRandMember of string * int * bool
     | ZStore of string * string * string list * float list option * string option
@@ -295,7 +298,11 @@ let private runModel (m: ZModel) (cmd: MCmd) : Reply =
         else
             let sets = found |> List.map (function Ok(Some(z, _)) -> z | _ -> Map.empty)
             let ws = defaultArg weights (List.replicate sets.Length 1.0)
-            let weighted = List.map2 (fun (z: Map<string, float>) w -> z |> Map.map (fun _ s -> let v = s * w in if Double.IsNaN v then 0.0 else v)) sets ws
+            // Redis folds the sources smallest first (a stable sort): with infinities and -0 the order shows.
+            let weighted =
+                List.zip sets ws
+                |> List.sortBy (fun (z, _) -> z.Count)
+                |> List.map (fun (z, w) -> z |> Map.map (fun _ s -> let v = s * w in if Double.IsNaN v then 0.0 else v))
 
             let combine x y =
                 match defaultArg agg "SUM" with
@@ -448,6 +455,29 @@ let private runModel (m: ZModel) (cmd: MCmd) : Reply =
                     Reply.Array [| bulk k; bulk mm; score s |]
 
         go ks
+    | ZMPop(ks, max, count) ->
+        let rec go ks =
+            match ks with
+            | [] -> Reply.NilArray
+            | k :: rest ->
+                match zget k with
+                | Error() -> wrong
+                | Ok None -> go rest
+                | Ok(Some(z, e)) ->
+                    let asc = sortRef (Map.toList z)
+                    let items = (if max then List.rev asc else asc) |> List.truncate count
+                    removeItems k z e items
+                    Reply.Array [| bulk k; Reply.Array [| for mm, s in items -> Reply.Array [| bulk mm; score s |] |] |]
+
+        go ks
+    | ZInterCard(ks, limit) ->
+        let found = ks |> List.map zget
+
+        if found |> List.exists Result.isError then wrong
+        else
+            let sets = found |> List.map (function Ok(Some(z, _)) -> z | _ -> Map.empty)
+            let common = sets.Head |> Map.filter (fun mm _ -> sets |> List.forall (fun z -> z.ContainsKey mm)) |> Map.count
+            Reply.Integer(int64 (if limit > 0 then min limit common else common))
     | ZRemRange(k, r) ->
         match zget k with
         | Error() -> wrong
@@ -614,6 +644,23 @@ let private genCmd: Gen<string list * MCmd> =
               let! k2 = genAnyKey
               let! max = Gen.elements [ false; true ]
               return [ (if max then "BZPOPMAX" else "BZPOPMIN"); k1; k2; "0" ], BZPop([ k1; k2 ], max)
+          }
+          1,
+          gen {
+              let! ks = Gen.elements [ 1; 2 ] |> Gen.bind (fun n -> Gen.listOfLength n genAnyKey)
+              let! max = Gen.elements [ false; true ]
+              let! count = Gen.oneof [ Gen.constant None; Gen.choose (1, 3) |> Gen.map Some ]
+              let! blocking = Gen.elements [ false; true ]
+              let countArgs = match count with Some c -> [ "COUNT"; string c ] | None -> []
+              let head = if blocking then [ "BZMPOP"; "0" ] else [ "ZMPOP" ]
+              return head @ [ string ks.Length ] @ ks @ [ (if max then "MAX" else "MIN") ] @ countArgs, ZMPop(ks, max, defaultArg count 1)
+          }
+          1,
+          gen {
+              let! ks = Gen.elements [ 1; 2; 3 ] |> Gen.bind (fun n -> Gen.listOfLength n genAnyKey)
+              let! limit = Gen.oneof [ Gen.constant None; Gen.choose (0, 3) |> Gen.map Some ]
+              let limitArgs = match limit with Some l -> [ "LIMIT"; string l ] | None -> []
+              return [ "ZINTERCARD"; string ks.Length ] @ ks @ limitArgs, ZInterCard(ks, defaultArg limit 0)
           }
           1, Gen.map3 (fun k s e -> [ "ZREMRANGEBYRANK"; k; string s; string e ], ZRemRange(k, ByRank(s, e))) genAnyKey genIdx genIdx
           1, Gen.map3 (fun k lo hi -> [ "ZREMRANGEBYSCORE"; k; lo; hi ], ZRemRange(k, ByScore(lo, hi))) genAnyKey genBound genBound
@@ -873,6 +920,30 @@ let private checkedAgainstRedis: (string list * Reply) list =
       [ "BZPOPMIN"; "z"; "inf" ], err "ERR timeout is negative"
       [ "BZPOPMIN"; "missing"; "z"; "1.5e3" ], Reply.Array [| bulk "z"; bulk "a"; bulk "1" |]
       [ "BZPOPMAX"; "str"; "z"; "0" ], Reply.wrongType
+      [ "ZINTERCARD"; "0"; "z" ], err "ERR at least 1 input key is needed for 'zintercard' command"
+      [ "ZINTERCARD"; "2"; "z" ], Reply.syntaxError
+      [ "ZINTERCARD"; "1"; "z"; "LIMIT"; "-1" ], err "ERR LIMIT can't be negative"
+      [ "ZINTERCARD"; "1"; "z"; "LIMIT"; "x" ], err "ERR LIMIT can't be negative"
+      [ "ZINTERCARD"; "x"; "z" ], Reply.notInteger
+      [ "ZINTERCARD"; "1"; "z"; "foo" ], Reply.syntaxError
+      [ "ZINTERCARD"; "2"; "missing"; "str" ], Reply.wrongType
+      [ "ZINTERCARD"; "2"; "z"; "zero"; "LIMIT"; "0" ], Reply.zero
+      [ "ZMPOP"; "1"; "missing"; "MIN" ], Reply.NilArray
+      [ "ZMPOP"; "2"; "missing"; "z"; "MAX"; "COUNT"; "2" ],
+      Reply.Array [| bulk "z"; Reply.Array [| arr [ "c"; "3" ]; arr [ "b"; "2" ] |] |]
+      [ "ZMPOP"; "1"; "z"; "MIN"; "COUNT"; "0" ], err "ERR count should be greater than 0"
+      [ "ZMPOP"; "1"; "z"; "MIN"; "COUNT"; "x" ], err "ERR count should be greater than 0"
+      [ "ZMPOP"; "0"; "z"; "MIN" ], err "ERR numkeys should be greater than 0"
+      [ "ZMPOP"; "x"; "z"; "MIN" ], err "ERR numkeys should be greater than 0"
+      [ "ZMPOP"; "1"; "z"; "foo" ], Reply.syntaxError
+      [ "ZMPOP"; "1"; "z" ], err "ERR wrong number of arguments for 'zmpop' command"
+      [ "ZMPOP"; "1"; "z"; "MIN"; "COUNT"; "1"; "COUNT"; "2" ], Reply.syntaxError
+      [ "ZMPOP"; "2"; "str"; "z"; "MIN" ], Reply.wrongType
+      [ "ZMPOP"; "5"; "z"; "MIN" ], Reply.syntaxError
+      [ "BZMPOP"; "-1"; "1"; "z"; "MIN" ], err "ERR timeout is negative"
+      [ "BZMPOP"; "x"; "1"; "z"; "MIN" ], err "ERR timeout is not a float or out of range"
+      [ "BZMPOP"; "0"; "1"; "z"; "MAX"; "COUNT"; "10" ],
+      Reply.Array [| bulk "z"; Reply.Array [| arr [ "c"; "3" ]; arr [ "b"; "2" ]; arr [ "a"; "1" ] |] |]
       [ "ZRANDMEMBER"; "z"; "x" ], Reply.notInteger
       [ "ZRANDMEMBER"; "z"; "1"; "foo" ], Reply.syntaxError
       [ "ZRANDMEMBER"; "missing" ], Reply.Nil
@@ -1099,6 +1170,7 @@ let ``generated sessions get the same replies from a live Redis 7.0 as from deci
                   | MExpire _ -> ()
                   // A short timeout: Redis answers nil soon, as decide's blocked pop answers at once here.
                   | BZPop _ -> yield { st with Advance = 0L; Args = List.take (st.Args.Length - 1) st.Args @ [ "0.01" ] }
+                  | ZMPop _ when st.Args.Head = "BZMPOP" -> yield { st with Advance = 0L; Args = "BZMPOP" :: "0.01" :: List.skip 2 st.Args }
                   | _ -> yield { st with Advance = 0L } ]
             @ [ for f in finals -> { Advance = 0L; Args = f; Cmd = MDel "" } ]
 
@@ -1138,6 +1210,10 @@ let private asRedisLogsIt (args: string list) (reply: Reply) : string list optio
     | _, Reply.Error _ -> None
     | ("BZPOPMIN" | "BZPOPMAX"), Reply.Array [| Reply.Bulk k; _; _ |] -> Some [ args.Head.Substring 1; str k ]
     | ("BZPOPMIN" | "BZPOPMAX"), _ -> None
+    | ("ZMPOP" | "BZMPOP"), Reply.Array [| Reply.Bulk k; Reply.Array items |] ->
+        let max = List.contains "MAX" args
+        Some [ (if max then "ZPOPMAX" else "ZPOPMIN"); str k; string items.Length ]
+    | ("ZMPOP" | "BZMPOP"), _ -> None
     | ("ZADD" | "ZINCRBY" | "ZREM" | "ZPOPMIN" | "ZPOPMAX" | "ZREMRANGEBYRANK" | "ZREMRANGEBYSCORE" | "ZREMRANGEBYLEX"), _ -> Some args
     | _ -> None
 
