@@ -45,6 +45,23 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
             ["SELECT", "2"], ["SET", "d2", "y", "EX", "999"],
             ["SELECT", "4"], ["SET", "f1", "x"], ["SET", "f2", "y"], ["FLUSHDB"], ["SET", "after-flush", "z"],
             ["SELECT", "0"],
+            // Collections: every type, with TTLs, in several databases, big enough to need several rewrite commands.
+            ["RPUSH", "list", "a", "b", "c"], ["LPUSH", "list", "z"], ["LPOP", "list"], ["LINSERT", "list", "BEFORE", "b", "a2"],
+            ["LSET", "list", "-1", "c2"], ["RPUSH", "emptied", "x"], ["RPOP", "emptied"],
+            ["RPUSH", "longlist", .. Enumerable.Range(0, 300).Select(i => $"e{i}")], ["LTRIM", "longlist", "5", "-5"],
+            ["HSET", "hash", "f1", "v1", "f2", "v2"], ["HDEL", "hash", "f1"], ["HINCRBY", "hash", "n", "7"],
+            ["HINCRBYFLOAT", "hash", "fl", "0.1"], ["HINCRBYFLOAT", "hash", "fl", "0.2"], ["EXPIRE", "hash", "1000"],
+            ["HSET", "bighash", .. Enumerable.Range(0, 200).SelectMany(i => new[] { $"f{i}", $"v{i}" })],
+            ["SADD", "set", "a", "b", "c", "1", "2"], ["SREM", "set", "b"], ["SPOP", "set"], ["SMOVE", "set", "set2", "a"],
+            ["SADD", "bigset", .. Enumerable.Range(0, 200).Select(i => $"m{i}")],
+            ["SADD", "other", "m1", "m2", "x"], ["SINTERSTORE", "inter", "bigset", "other"], ["SUNIONSTORE", "union", "set", "other"],
+            ["ZADD", "zset", "1", "a", "2.5", "b", "-inf", "low", "1e20", "high"], ["ZINCRBY", "zset", "0.1", "a"],
+            ["ZADD", "zset", "GT", "CH", "0", "b", "3", "b"], ["ZPOPMIN", "zset"], ["ZREM", "zset", "nope"],
+            ["ZADD", "bigz", .. Enumerable.Range(0, 200).SelectMany(i => new[] { (i * 0.5).ToString(System.Globalization.CultureInfo.InvariantCulture), $"m{i}" })],
+            ["ZREMRANGEBYRANK", "bigz", "0", "9"], ["ZUNIONSTORE", "zu", "2", "zset", "set", "WEIGHTS", "2", "1"],
+            ["SELECT", "8"], ["RPUSH", "l8", "x"], ["SADD", "s8", "y"], ["HSET", "h8", "f", "v"], ["ZADD", "z8", "1", "m"],
+            ["PEXPIRE", "z8", "900000"], ["MOVE", "l8", "9"], ["COPY", "h8", "h8copy", "DB", "10"],
+            ["SELECT", "0"],
         ];
         List<string[]> second =
         [
@@ -70,6 +87,10 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
             ["SELECT", "1"], ["SWAPDB", "1", "2"], ["SET", "in-1-after-swap", "s"],
             ["SELECT", "0"], ["PEXPIRE", "plain", "1500000"],
             ["SET", "expireat", "v"], ["EXPIREAT", "expireat", ((now / 1000) + 5000).ToString()],
+            ["RPUSH", "list", "d"], ["RPOPLPUSH", "list", "list2"], ["LMOVE", "list", "list2", "LEFT", "RIGHT"],
+            ["HSETNX", "hash", "f3", "v3"], ["SADD", "set2", "q"], ["SPOP", "bigset", "3"],
+            ["ZADD", "zset", "INCR", "5", "b"], ["ZREMRANGEBYSCORE", "bigz", "(20", "30"], ["RENAME", "zu", "zu2"],
+            ["MULTI"], ["LPUSH", "txlist", "1"], ["HSET", "txhash", "a", "1"], ["SADD", "txset", "1"], ["ZADD", "txz", "1", "1"], ["EXEC"],
         ];
         return (first, second);
     }
@@ -105,6 +126,15 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         Assert.Equal("new", Value("0:cpr-dst"));
         Assert.Equal("b", Value("0:mn2"));
         Assert.Equal(5 << 20, Value("0:big")?.Length);
+        Assert.Equal("list:a2|b|c2", Value("0:list"));
+        Assert.Equal("list:d|a", Value("0:list2"));
+        Assert.Equal("hash:f2=v2|f3=v3|fl=0.3|n=7", Value("0:hash"));
+        Assert.Equal("zset:m|1", Value("8:z8"));
+        Assert.Equal("list:x", Value("9:l8"));
+        Assert.Equal("hash:f=v", Value("10:h8copy"));
+        Assert.Equal(291, Value("0:longlist")?.Split('|').Length);
+        foreach (var absent in new[] { "0:emptied", "8:l8" })
+            Assert.False(data.ContainsKey(absent), $"{absent} should not exist");
         foreach (var absent in new[] { "0:mn3", "0:ul", "0:rnx", "0:short" })
             Assert.False(data.ContainsKey(absent), $"{absent} should not exist");
         Assert.Equal(-1, data["0:cpr-dst"].ExpireAtMs);

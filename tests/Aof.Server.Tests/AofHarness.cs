@@ -168,12 +168,38 @@ public static class Dataset
             } while (cursor != "0");
             foreach (var key in keys)
             {
-                var value = await client.BulkAsync("GET", key);
+                var value = await ValueAsync(client, key);
                 var expireAt = await client.IntAsync("PEXPIRETIME", key);
                 result[$"{db}:{key}"] = new KeyState(value, expireAt);
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// A key's value as text, whatever its type: a string as it is; a collection as its type and elements,
+    /// in order for lists and sorted sets (with scores), sorted for hashes and sets, whose order is the server's.
+    /// </summary>
+    static async Task<string?> ValueAsync(TestClient client, string key)
+    {
+        static IEnumerable<string> Texts(Reply[]? items) => items!.Select(i => ((Reply.Bulk)i).Text!);
+        switch (await client.StatusAsync("TYPE", key))
+        {
+            case "string":
+                return await client.BulkAsync("GET", key);
+            case "list":
+                return "list:" + string.Join("|", Texts(await client.ArrayAsync("LRANGE", key, "0", "-1")));
+            case "set":
+                return "set:" + string.Join("|", Texts(await client.ArrayAsync("SMEMBERS", key)).Order(StringComparer.Ordinal));
+            case "hash":
+                var flat = Texts(await client.ArrayAsync("HGETALL", key)).ToArray();
+                var pairs = Enumerable.Range(0, flat.Length / 2).Select(i => flat[2 * i] + "=" + flat[2 * i + 1]);
+                return "hash:" + string.Join("|", pairs.Order(StringComparer.Ordinal));
+            case "zset":
+                return "zset:" + string.Join("|", Texts(await client.ArrayAsync("ZRANGE", key, "0", "-1", "WITHSCORES")));
+            case var other:
+                return $"unsupported type {other}";
+        }
     }
 
     /// <summary>
