@@ -166,19 +166,6 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         }
     }
 
-    /// <summary>Runs commands on one connection, failing on any error reply (inside EXEC too).</summary>
-    static async Task RunAsync(Running server, IEnumerable<string[]> commands)
-    {
-        await using var client = await server.ConnectAsync();
-        foreach (var command in commands)
-        {
-            var reply = await client.CallAsync(command);
-            var errors = reply is Reply.Array { Items: { } items } ? items.OfType<Reply.Error>().ToList() : [];
-            if (reply is Reply.Error e) errors.Add(e);
-            Assert.True(errors.Count == 0, $"{Dataset.Short(string.Join(' ', command))} → {reply}");
-        }
-    }
-
     async Task<Tools.Result> CheckAofAsync(string dir)
     {
         var result = await Tools.RunAsync("redis-check-aof", [AofFiles.PathOf(dir, AofFiles.Manifest)], timeout: TimeSpan.FromSeconds(60));
@@ -229,18 +216,7 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
         var (first, second) = Workload();
         await RunAsync(redis, first);
 
-        await using (var client = await redis.ConnectAsync())
-        {
-            Assert.StartsWith("Background append only file rewriting", await client.StatusAsync("BGREWRITEAOF"));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (true)
-            {
-                var info = (await client.BulkAsync("INFO", "persistence"))!;
-                if (info.Contains("aof_rewrite_in_progress:0") && info.Contains("aof_rewrite_scheduled:0")) break;
-                Assert.True(DateTime.UtcNow < deadline, $"BGREWRITEAOF did not finish:\n{info}");
-                await Task.Delay(20);
-            }
-        }
+        await RewriteAsync(redis);
         await RunAsync(redis, second);
         await FinishWorkloadAsync(redis);
         var expected = await Dataset.ReadAsync(redis);

@@ -33,6 +33,34 @@ public abstract class AofProcessTests(ITestOutputHelper output) : IAsyncLifetime
     protected static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
     readonly List<ServerProcess> started = [];
+
+    /// <summary>Runs commands on one connection, failing on any error reply (inside EXEC too).</summary>
+    protected static async Task RunAsync(Running server, IEnumerable<string[]> commands)
+    {
+        await using var client = await server.ConnectAsync();
+        foreach (var command in commands)
+        {
+            var reply = await client.CallAsync(command);
+            var errors = reply is Reply.Array { Items: { } items } ? items.OfType<Reply.Error>().ToList() : [];
+            if (reply is Reply.Error e) errors.Add(e);
+            Assert.True(errors.Count == 0, $"{Dataset.Short(string.Join(' ', command))} → {reply}");
+        }
+    }
+
+    /// <summary>BGREWRITEAOF, then waits (bounded) until INFO says no rewrite runs or is scheduled.</summary>
+    protected static async Task RewriteAsync(Running server)
+    {
+        await using var client = await server.ConnectAsync();
+        Assert.StartsWith("Background append only file rewriting", await client.StatusAsync("BGREWRITEAOF"));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var info = (await client.BulkAsync("INFO", "persistence"))!;
+            if (info.Contains("aof_rewrite_in_progress:0") && info.Contains("aof_rewrite_scheduled:0")) break;
+            Assert.True(DateTime.UtcNow < deadline, $"BGREWRITEAOF did not finish:\n{info}");
+            await Task.Delay(20);
+        }
+    }
     readonly List<string> dirs = [];
 
     protected string NewDir()

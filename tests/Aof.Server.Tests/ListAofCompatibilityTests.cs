@@ -40,16 +40,6 @@ public sealed class ListAofCompatibilityTests(ITestOutputHelper output) : AofPro
         Assert.Equal(string.Join(",", Enumerable.Range(4, 293).Select(i => $"e{i}")), lists["0:big"]);
     }
 
-    static async Task RunAsync(Running server, IEnumerable<string[]> commands)
-    {
-        await using var client = await server.ConnectAsync();
-        foreach (var command in commands)
-        {
-            var reply = await client.CallAsync(command);
-            Assert.False(reply is Reply.Error, $"{string.Join(' ', command.Take(6))} → {reply}");
-        }
-    }
-
     /// <summary>"db:key" → the whole list, over the databases the workload uses.</summary>
     static async Task<SortedDictionary<string, string>> ListsAsync(Running server)
     {
@@ -65,20 +55,6 @@ public sealed class ListAofCompatibilityTests(ITestOutputHelper output) : AofPro
             }
         }
         return result;
-    }
-
-    async Task RewriteAsync(Running server)
-    {
-        await using var client = await server.ConnectAsync();
-        Assert.StartsWith("Background append only file rewriting", await client.StatusAsync("BGREWRITEAOF"));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var info = (await client.BulkAsync("INFO", "persistence"))!;
-            if (info.Contains("aof_rewrite_in_progress:0") && info.Contains("aof_rewrite_scheduled:0")) break;
-            Assert.True(DateTime.UtcNow < deadline, $"BGREWRITEAOF did not finish:\n{info}");
-            await Task.Delay(20);
-        }
     }
 
     [Theory]

@@ -109,30 +109,6 @@ public sealed class SetAofCompatibilityTests(ITestOutputHelper output) : AofProc
         return commands;
     }
 
-    static async Task RunAsync(Running server, IEnumerable<string[]> commands)
-    {
-        await using var client = await server.ConnectAsync();
-        foreach (var command in commands)
-        {
-            var reply = await client.CallAsync(command);
-            Assert.False(reply is Reply.Error, $"{string.Join(' ', command.Take(6))} → {reply}");
-        }
-    }
-
-    static async Task RewriteAsync(Running server)
-    {
-        await using var client = await server.ConnectAsync();
-        Assert.StartsWith("Background append only file rewriting", await client.StatusAsync("BGREWRITEAOF"));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var info = (await client.BulkAsync("INFO", "persistence"))!;
-            if (info.Contains("aof_rewrite_in_progress:0") && info.Contains("aof_rewrite_scheduled:0")) break;
-            Assert.True(DateTime.UtcNow < deadline, $"BGREWRITEAOF did not finish:\n{info}");
-            await Task.Delay(20);
-        }
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
