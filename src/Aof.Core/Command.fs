@@ -277,9 +277,9 @@ module Command =
             |> Result.map (fun n -> Request.Data(Command.Expire(name, args[1], n, unit, absolute, cond)))
 
     let private parseScan (args: byte[][]) : Result<Request, Reply> =
-        match UInt64.TryParse(str args[1], Globalization.NumberStyles.None, Globalization.CultureInfo.InvariantCulture) with
-        | false, _ -> Error(Reply.Error "ERR invalid cursor")
-        | true, cursor ->
+        match Scan.parseCursor args[1] with
+        | ValueNone -> Error(Reply.Error "ERR invalid cursor")
+        | ValueSome cursor ->
             let rec go i pattern count typ =
                 if i >= args.Length then
                     ok (Command.Scan(cursor, pattern, count, typ))

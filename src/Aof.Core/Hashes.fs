@@ -1,12 +1,5 @@
 namespace Aof.Core
 
-/// HSCAN's options. Redis reads them only once it has found the hash (a missing key answers an empty scan
-/// whatever follows the cursor), so a bad option is kept as the error to answer then.
-[<Struct>]
-type HScanOptions =
-    { Pattern: byte[] voption
-      Count: int }
-
 /// A hash command, parsed with Redis 7.0's arity and syntax errors.
 [<RequireQualifiedAccess>]
 type HashCommand =
@@ -27,7 +20,7 @@ type HashCommand =
     | HIncrByFloat of key: byte[] * field: byte[] * by: byte[]
     /// No count: one field or nil. With a count: an array (negative = repeats allowed).
     | HRandField of key: byte[] * count: int64 voption * withValues: bool
-    | HScan of key: byte[] * cursor: uint64 * options: Result<HScanOptions, Reply>
+    | HScan of key: byte[] * cursor: uint64 * options: Result<ScanOptions, Reply>
 
 /// A deterministic hash fact, exactly as it lands in the AOF (commands real Redis 7 also reads).
 /// Our decisions only ever log HSET and HDEL; HSETNX and HINCRBY are read back because Redis's own AOF
@@ -79,54 +72,10 @@ module HashCommand =
                 else
                     Ok(HashCommand.HRandField(a[1], ValueSome n, (a.Length = 4)))
 
-    /// A cursor as C's strtoul reads it: an optional sign, then decimal digits that fit 64 bits; a minus
-    /// wraps around, as it does in C.
-    let private parseCursor (b: byte[]) : uint64 voption =
-        let neg = b.Length > 0 && b[0] = '-'B
-        let from = if b.Length > 0 && (b[0] = '-'B || b[0] = '+'B) then 1 else 0
-
-        if b.Length = from then
-            ValueNone
-        else
-            let mutable acc = 0UL
-            let mutable ok = true
-            let mutable i = from
-
-            while ok && i < b.Length do
-                let d = uint64 b[i] - 48UL
-
-                if d > 9UL || acc > (System.UInt64.MaxValue - d) / 10UL then ok <- false
-                else
-                    acc <- acc * 10UL + d
-                    i <- i + 1
-
-            if not ok then ValueNone
-            elif neg then ValueSome(0UL - acc)
-            else ValueSome acc
-
-    /// MATCH and COUNT, each any number of times (the last wins); TYPE and anything else is a syntax error.
-    let private scanOptions (a: byte[][]) : Result<HScanOptions, Reply> =
-        let rec go i (opts: HScanOptions) =
-            if i >= a.Length then
-                Ok opts
-            elif i + 1 >= a.Length then
-                Error Reply.syntaxError
-            elif Bytes.eqLower "match" a[i] then
-                go (i + 2) { opts with Pattern = ValueSome a[i + 1] }
-            elif Bytes.eqLower "count" a[i] then
-                match Num.tryParseInt64 a[i + 1] with
-                | ValueNone -> Error Reply.notInteger
-                | ValueSome n when n < 1L -> Error Reply.syntaxError
-                | ValueSome n -> go (i + 2) { opts with Count = int (min n 1_000_000L) }
-            else
-                Error Reply.syntaxError
-
-        go 3 { Pattern = ValueNone; Count = 10 }
-
     let private hscan (a: byte[][]) : Result<HashCommand, Reply> =
-        match parseCursor a[2] with
+        match Scan.parseCursor a[2] with
         | ValueNone -> Error(Reply.Error "ERR invalid cursor")
-        | ValueSome cursor -> Ok(HashCommand.HScan(a[1], cursor, scanOptions a))
+        | ValueSome cursor -> Ok(HashCommand.HScan(a[1], cursor, Scan.options a 3))
 
     /// (name, arity, writes, parser): joined into the command table.
     let specs: (string * int * bool * (byte[][] -> Result<HashCommand, Reply>)) list =

@@ -277,7 +277,7 @@ module HashesDecide =
         Champ.count h <= 512
         && Champ.fold (fun ok (f: byte[]) (v: byte[]) -> ok && f.Length <= 64 && v.Length <= 64) true h
 
-    let private hscan (db: Db) (k: byte[]) (cursor: uint64) (options: Result<HScanOptions, Reply>) =
+    let private hscan (db: Db) (k: byte[]) (cursor: uint64) (options: Result<ScanOptions, Reply>) =
         match find db k with
         | Missing -> read false emptyScan
         | OtherType -> wrongTypeRead
@@ -285,10 +285,7 @@ module HashesDecide =
             match options with
             | Error e -> reply e
             | Ok opts ->
-                let keep (f: byte[]) =
-                    match opts.Pattern with
-                    | ValueSome p -> Glob.matchesEverything p || Glob.isMatch p f false
-                    | ValueNone -> true
+                let keep = Scan.matches opts
 
                 let struct (nextCursor, items) =
                     if isSmall h then struct (0UL, Champ.toSeq h |> List.ofSeq)

@@ -7,10 +7,6 @@ type SetAlgebra =
     | Union
     | Diff
 
-/// SSCAN's MATCH and COUNT.
-[<Struct>]
-type SetScanOptions = { Pattern: byte[] voption; Count: int }
-
 /// A set command, parsed with Redis 7.0's arity and syntax errors.
 [<RequireQualifiedAccess>]
 type SetCommand =
@@ -33,7 +29,7 @@ type SetCommand =
     | Store of algebra: SetAlgebra * destination: byte[] * keys: byte[][]
     /// SSCAN. Redis reads the options only once it has found a set at the key, so a bad option is an
     /// error only then: it waits here.
-    | Scan of key: byte[] * cursor: uint64 * options: Result<SetScanOptions, Reply>
+    | Scan of key: byte[] * cursor: uint64 * options: Result<ScanOptions, Reply>
 
 /// A deterministic set fact, exactly as it lands in the AOF (commands real Redis 7 also reads).
 [<RequireQualifiedAccess>]
@@ -171,45 +167,6 @@ module SetCommand =
             Error(Reply.Error "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
         | ValueSome n -> Ok n
 
-    /// SSCAN's cursor as C's strtoul reads it: an optional sign then decimal digits (none reads as 0), no
-    /// leading space, nothing after, within 64 bits; a minus wraps around as in C.
-    let parseCursor (b: byte[]) : uint64 voption =
-        let negative = b.Length > 0 && b[0] = '-'B
-        let start = if b.Length > 0 && (b[0] = '-'B || b[0] = '+'B) then 1 else 0
-        let mutable acc = 0UL
-        let mutable ok = not (start = 1 && b.Length = 1)
-        let mutable i = start
-
-        while ok && i < b.Length do
-            let d = int b[i] - 48
-
-            if d < 0 || d > 9 || acc > (System.UInt64.MaxValue - uint64 d) / 10UL then ok <- false
-            else
-                acc <- acc * 10UL + uint64 d
-                i <- i + 1
-
-        if not ok then ValueNone
-        elif negative then ValueSome(0UL - acc)
-        else ValueSome acc
-
-    let private scanOptions (args: byte[][]) (from: int) : Result<SetScanOptions, Reply> =
-        let rec go i (opts: SetScanOptions) =
-            if i >= args.Length then
-                Ok opts
-            elif i + 1 >= args.Length then
-                Error Reply.syntaxError
-            elif Bytes.eqLower "match" args[i] then
-                go (i + 2) { opts with Pattern = ValueSome args[i + 1] }
-            elif Bytes.eqLower "count" args[i] then
-                match Num.tryParseInt64 args[i + 1] with
-                | ValueNone -> Error Reply.notInteger
-                | ValueSome n when n < 1L -> Error Reply.syntaxError
-                | ValueSome n -> go (i + 2) { opts with Count = int (min n 1_000_000L) }
-            else
-                Error Reply.syntaxError
-
-        go from { Pattern = ValueNone; Count = 10 }
-
     let private sintercard (a: byte[][]) : Result<SetCommand, Reply> =
         match Num.tryParseInt64 a[1] with
         | ValueSome n when n >= 1L ->
@@ -257,9 +214,9 @@ module SetCommand =
           "sdiffstore", -3, true, (fun a -> ok (SetCommand.Store(SetAlgebra.Diff, a[1], a[2..])))
           "sscan", -3, false,
           (fun a ->
-              match parseCursor a[2] with
+              match Scan.parseCursor a[2] with
               | ValueNone -> Error(Reply.Error "ERR invalid cursor")
-              | ValueSome cursor -> ok (SetCommand.Scan(a[1], cursor, scanOptions a 3))) ]
+              | ValueSome cursor -> ok (SetCommand.Scan(a[1], cursor, Scan.options a 3))) ]
 
     /// The keys of the session's database the command reads or writes: lazy expiry purges these first,
     /// and a blocking command waits on them.

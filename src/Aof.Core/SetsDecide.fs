@@ -290,16 +290,13 @@ module SetsDecide =
 
     let private zeroCursor = "0"B
 
-    let private sscan (db: Db) (k: byte[]) (cursor: uint64) (options: Result<SetScanOptions, Reply>) =
+    let private sscan (db: Db) (k: byte[]) (cursor: uint64) (options: Result<ScanOptions, Reply>) =
         match find db k, options with
         | WrongType, _ -> reply Reply.wrongType
         | Absent, _ -> read false (Reply.Array [| Reply.Bulk zeroCursor; Reply.emptyArray |])
         | Present _, Error e -> reply e
         | Present s, Ok o ->
-            let wanted (m: byte[]) =
-                match o.Pattern with
-                | ValueNone -> true
-                | ValueSome p -> Glob.matchesEverything p || Glob.isMatch p m false
+            let wanted = Scan.matches o
 
             let struct (next, members) =
                 if scannedWhole s then

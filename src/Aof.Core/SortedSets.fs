@@ -387,9 +387,9 @@ module ZSetCommand =
         |> Result.map (fun (struct (sources, weights, agg, ws)) -> ZSetCommand.Combine(algebra, sources, weights, agg, ws))
 
     let private scan (a: byte[][]) =
-        match System.UInt64.TryParse(Bytes.toString a[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture) with
-        | true, c -> Ok(ZSetCommand.Scan(a[1], c, a[3..]))
-        | _ -> Error(Reply.Error "ERR invalid cursor")
+        match Scan.parseCursor a[2] with
+        | ValueSome c -> Ok(ZSetCommand.Scan(a[1], c, a[3..]))
+        | ValueNone -> Error(Reply.Error "ERR invalid cursor")
 
     /// (name, arity, writes, parser): joined into the command table.
     let specs: (string * int * bool * (byte[][] -> Result<ZSetCommand, Reply>)) list =

@@ -529,23 +529,10 @@ module SortedSetsDecide =
         | Wrong -> reply Reply.wrongType
         | Missing -> read false (Reply.Array [| Reply.Bulk "0"B; Reply.emptyArray |])
         | Found(z, _) ->
-            let rec opts i (pattern: byte[] voption) count =
-                if i >= options.Length then Ok(struct (pattern, count))
-                elif Bytes.eqLower "count" options[i] && i + 1 < options.Length then
-                    match Num.tryParseInt64 options[i + 1] with
-                    | ValueNone -> Error Reply.notInteger
-                    | ValueSome c when c < 1L -> Error Reply.syntaxError
-                    | ValueSome c -> opts (i + 2) pattern (int (min c 1_000_000L))
-                elif Bytes.eqLower "match" options[i] && i + 1 < options.Length then opts (i + 2) (ValueSome options[i + 1]) count
-                else Error Reply.syntaxError
-
-            match opts 0 ValueNone 10 with
+            match Scan.options options 0 with
             | Error e -> reply e
-            | Ok(struct (pattern, count)) ->
-                let matches (m: byte[]) =
-                    match pattern with
-                    | ValueSome p -> Glob.matchesEverything p || Glob.isMatch p m false
-                    | ValueNone -> true
+            | Ok o ->
+                let matches = Scan.matches o
 
                 // Small sets (Redis's listpacks) come back whole, in order, with cursor 0.
                 let small =
@@ -553,7 +540,7 @@ module SortedSetsDecide =
 
                 let struct (nextCursor, items) =
                     if small then struct (0UL, ZSet.toSeq z |> Seq.toList |> List.map (fun (struct (m, s)) -> m, s))
-                    else Champ.scan cursor count z.Scores
+                    else Champ.scan cursor o.Count z.Scores
 
                 let out = ResizeArray()
 

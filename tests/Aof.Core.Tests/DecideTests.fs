@@ -258,3 +258,12 @@ let ``INCRBYFLOAT adds in long double and prints the exact sum, as redis-server 
     Assert.Equal(Reply.Bulk "10.6"B, (decide1 ks 1000L [ "INCRBYFLOAT"; "g"; "0.1" ]).Reply)
     Assert.Equal(Reply.Error "ERR increment would produce NaN or Infinity", (decide1 ks 1000L [ "INCRBYFLOAT"; "g"; "inf" ]).Reply)
     Assert.Equal(Error Reply.notFloat, Command.parse (toArgs [ "INCRBYFLOAT"; "g"; "abc" ]))
+
+[<Fact>]
+let ``every SCAN reads its cursor as strtoul does (redis-server 7.0.15 takes "", "+1" and "-1")`` () =
+    for cmd in [ [ "SCAN" ]; [ "HSCAN"; "h" ]; [ "SSCAN"; "s" ]; [ "ZSCAN"; "z" ] ] do
+        for cursor in [ ""; "+1"; "-1"; "18446744073709551615" ] do
+            Assert.True(Result.isOk (Command.parse (toArgs (cmd @ [ cursor ]))), sprintf "%A %s" cmd cursor)
+
+        for cursor in [ "-"; "x"; " 1"; "18446744073709551616" ] do
+            Assert.Equal(Error(Reply.Error "ERR invalid cursor"), Command.parse (toArgs (cmd @ [ cursor ])))
