@@ -88,6 +88,10 @@ type ZSetOp =
     | Pop of key: byte[] * max: bool * count: int64
     /// `ZREMRANGEBYRANK|ZREMRANGEBYSCORE|ZREMRANGEBYLEX key min max`
     | RemRange of key: byte[] * range: ZRangeBy
+    /// `ZUNIONSTORE|ZINTERSTORE|ZDIFFSTORE dst numkeys key ... [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]`
+    | Store of algebra: ZSetAlgebra * dst: byte[] * sources: byte[][] * weights: float[] * aggregate: ZAggregate
+    /// `ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]`
+    | RangeStore of dst: byte[] * query: ZRangeQuery
 
 /// Rank arithmetic shared by the range commands and their replay.
 module ZRanks =
@@ -524,13 +528,18 @@ module ZSetCommand =
 
             opts (at + 1 + n) (Array.create n 1.0) ZAggregate.Sum false
 
-    let private store (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
+    /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE (`name`): also how a real Redis's logged one is read back.
+    let parseStore (algebra: ZSetAlgebra) (name: string) (a: byte[][]) : Result<ZSetCommand, Reply> =
         algebraArgs algebra name true a 2
         |> Result.map (fun (struct (sources, weights, agg, _)) -> ZSetCommand.Store(algebra, a[1], sources, weights, agg))
 
     let private combine (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
         algebraArgs algebra name false a 1
         |> Result.map (fun (struct (sources, weights, agg, ws)) -> ZSetCommand.Combine(algebra, sources, weights, agg, ws))
+
+    /// ZRANGESTORE: also how a real Redis's logged one is read back.
+    let parseRangeStore (a: byte[][]) : Result<ZSetCommand, Reply> =
+        zrange a 2 true |> Result.map (fun q -> ZSetCommand.RangeStore(a[1], q))
 
     let private scan (a: byte[][]) =
         match Scan.parseCursor a[2] with
@@ -550,7 +559,7 @@ module ZSetCommand =
           "zrank", 3, false, (fun a -> Ok(ZSetCommand.Rank(a[1], a[2], false)))
           "zrevrank", 3, false, (fun a -> Ok(ZSetCommand.Rank(a[1], a[2], true)))
           "zrange", -4, false, (fun a -> zrange a 1 false |> Result.map ZSetCommand.Range)
-          "zrangestore", -5, true, (fun a -> zrange a 2 true |> Result.map (fun q -> ZSetCommand.RangeStore(a[1], q)))
+          "zrangestore", -5, true, parseRangeStore
           "zrangebyscore", -4, false, rangeByScore false
           "zrevrangebyscore", -4, false, rangeByScore true
           "zrangebylex", -4, false, rangeByLex false
@@ -567,9 +576,9 @@ module ZSetCommand =
           "zremrangebyscore", 4, true, (fun a -> remRange a "score")
           "zremrangebylex", 4, true, (fun a -> remRange a "lex")
           "zrandmember", -2, false, randMember
-          "zunionstore", -4, true, store ZSetAlgebra.Union "zunionstore"
-          "zinterstore", -4, true, store ZSetAlgebra.Inter "zinterstore"
-          "zdiffstore", -4, true, store ZSetAlgebra.Diff "zdiffstore"
+          "zunionstore", -4, true, parseStore ZSetAlgebra.Union "zunionstore"
+          "zinterstore", -4, true, parseStore ZSetAlgebra.Inter "zinterstore"
+          "zdiffstore", -4, true, parseStore ZSetAlgebra.Diff "zdiffstore"
           "zunion", -3, false, combine ZSetAlgebra.Union "zunion"
           "zinter", -3, false, combine ZSetAlgebra.Inter "zinter"
           "zdiff", -3, false, combine ZSetAlgebra.Diff "zdiff"
@@ -655,6 +664,41 @@ module ZSetOp =
         | ZSetOp.RemRange(k, ZRangeBy.Rank(s, e)) -> [| "ZREMRANGEBYRANK"B; k; Num.formatInt64 s; Num.formatInt64 e |]
         | ZSetOp.RemRange(k, ZRangeBy.Score(mn, mx)) -> [| "ZREMRANGEBYSCORE"B; k; scoreBoundText mn; scoreBoundText mx |]
         | ZSetOp.RemRange(k, ZRangeBy.Lex(mn, mx)) -> [| "ZREMRANGEBYLEX"B; k; lexBoundText mn; lexBoundText mx |]
+        | ZSetOp.Store(algebra, dst, sources, weights, agg) ->
+            [| yield
+                   (match algebra with
+                    | ZSetAlgebra.Union -> "ZUNIONSTORE"B
+                    | ZSetAlgebra.Inter -> "ZINTERSTORE"B
+                    | ZSetAlgebra.Diff -> "ZDIFFSTORE"B)
+               yield dst
+               yield Num.formatInt64 (int64 sources.Length)
+               yield! sources
+               // Only the options that differ from the defaults (a difference takes neither).
+               if weights |> Array.exists (fun w -> w <> 1.0) then
+                   yield "WEIGHTS"B
+                   yield! weights |> Array.map Score.format
+               match agg with
+               | ZAggregate.Sum -> ()
+               | ZAggregate.Min -> yield! [| "AGGREGATE"B; "MIN"B |]
+               | ZAggregate.Max -> yield! [| "AGGREGATE"B; "MAX"B |] |]
+        | ZSetOp.RangeStore(dst, q) ->
+            // A reversed score or lex range names its bounds high first, as ZRANGE reads them.
+            let inOrder (lo: byte[]) (hi: byte[]) = if q.Rev then [| hi; lo |] else [| lo; hi |]
+
+            let range =
+                match q.By with
+                | ZRangeBy.Rank(s, e) -> [| Num.formatInt64 s; Num.formatInt64 e |]
+                | ZRangeBy.Score(mn, mx) -> Array.append (inOrder (scoreBoundText mn) (scoreBoundText mx)) [| "BYSCORE"B |]
+                | ZRangeBy.Lex(mn, mx) -> Array.append (inOrder (lexBoundText mn) (lexBoundText mx)) [| "BYLEX"B |]
+
+            [| yield "ZRANGESTORE"B
+               yield dst
+               yield q.Key
+               yield! range
+               if q.Rev then yield "REV"B
+               match q.Limit with
+               | ValueSome(struct (offset, count)) -> yield! [| "LIMIT"B; Num.formatInt64 offset; Num.formatInt64 count |]
+               | ValueNone -> () |]
 
     /// Reads back a logged command whose lower-cased name is `name`; ValueNone when it is not a sorted-set command.
     /// ZADD is read in its plain form only (no NX/XX/GT/LT/CH/INCR: those are decisions, not facts).
@@ -720,6 +764,23 @@ module ZSetOp =
             match range with
             | Ok r -> ok (ZSetOp.RemRange(a[1], r))
             | Error() -> bad
+        // The STOREs are read with the very parsers the commands use, so what Redis accepted reads back.
+        | "zunionstore"
+        | "zinterstore"
+        | "zdiffstore" ->
+            let algebra =
+                match name with
+                | "zunionstore" -> ZSetAlgebra.Union
+                | "zinterstore" -> ZSetAlgebra.Inter
+                | _ -> ZSetAlgebra.Diff
+
+            match (if a.Length >= 4 then ZSetCommand.parseStore algebra name a else Error Reply.syntaxError) with
+            | Ok(ZSetCommand.Store(algebra, dst, sources, weights, agg)) -> ok (ZSetOp.Store(algebra, dst, sources, weights, agg))
+            | _ -> bad
+        | "zrangestore" ->
+            match (if a.Length >= 5 then ZSetCommand.parseRangeStore a else Error Reply.syntaxError) with
+            | Ok(ZSetCommand.RangeStore(dst, q)) -> ok (ZSetOp.RangeStore(dst, q))
+            | _ -> bad
         | "zadd"
         | "zrem"
         | "zincrby"
@@ -739,6 +800,8 @@ module ZSetOp =
         | ZSetOp.IncrBy(k, _, _)
         | ZSetOp.Pop(k, _, _)
         | ZSetOp.RemRange(k, _) -> [| k |]
+        | ZSetOp.Store(_, dst, _, _, _)
+        | ZSetOp.RangeStore(dst, _) -> [| dst |]
 
     /// The key holding `z` (gone when it is empty).
     let private store (k: byte[]) (z: ZSet) (expireAt: int64) (db: Db) =
@@ -752,6 +815,11 @@ module ZSetOp =
             | Value.ZSet z -> store k (f z) e.ExpireAt db
             | _ -> db
         | ValueNone -> db
+
+    /// A STORE's result replaces the destination whatever it held, and drops its TTL; an empty one deletes it.
+    let private replace (dst: byte[]) (items: struct (byte[] * float)[]) (db: Db) : Db =
+        if items.Length = 0 then Db.remove dst db
+        else Db.set dst (Entry(Value.ZSet(ZSet.ofSeq (ZAlgebra.stored items)), Expiry.none)) db
 
     /// ZADD's options applied as Redis applies them, member by member; a zero stored as decide stores it.
     let private addWith (f: ZAddFlags) (pairs: struct (byte[] * float)[]) (z: ZSet) : ZSet =
@@ -819,6 +887,18 @@ module ZSetOp =
             update k db (fun z ->
                 let struct (lo, hi) = ZRanks.ofRange z range
                 ZSet.slice lo hi z |> Array.fold (fun z (struct (m, _)) -> ZSet.remove m z) z)
+        // A source of the wrong type: Redis's loader runs the command, which fails and changes nothing.
+        | ZSetOp.Store(algebra, dst, sources, weights, agg) ->
+            match ZAlgebra.combine db algebra sources weights agg with
+            | Ok items -> replace dst items db
+            | Error() -> db
+        | ZSetOp.RangeStore(dst, q) ->
+            match Db.tryFind q.Key db with
+            | ValueNone -> replace dst [||] db
+            | ValueSome e ->
+                match e.Value with
+                | Value.ZSet z -> replace dst (ZAlgebra.select z q) db
+                | _ -> db
 
     /// Redis's AOF_REWRITE_ITEMS_PER_CMD.
     [<Literal>]
