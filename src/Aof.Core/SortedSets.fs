@@ -216,10 +216,14 @@ module ZAlgebra =
         | Ok sources ->
             let acc = Collections.Generic.Dictionary<byte[], float>(BytesComparer.Instance)
 
+            // Smallest first, as Redis folds them, and in key order among equals (Redis's sort is stable,
+            // Array.sortBy is not): the order shows in the last bit of a float sum and in which of -0 and 0 a
+            // MIN or MAX keeps.
+            let order = Array.sortBy (fun i -> struct (sourceCount sources[i], i)) [| 0 .. sources.Length - 1 |]
+
             match algebra with
             | ZSetAlgebra.Union ->
-                // Smallest first, as Redis folds them (it matters only to the last bit of a float sum).
-                for i in Array.sortBy (fun i -> sourceCount sources[i]) [| 0 .. sources.Length - 1 |] do
+                for i in order do
                     sources[i]
                     |> sourceIter (fun m s ->
                         let v = weigh weights[i] s
@@ -228,7 +232,7 @@ module ZAlgebra =
                         | true, cur -> acc[m] <- aggregate agg cur v
                         | _ -> acc[m] <- v)
             | ZSetAlgebra.Inter ->
-                let order = Array.sortBy (fun i -> sourceCount sources[i]) [| 0 .. sources.Length - 1 |]
+                let order = Array.sortBy (fun i -> struct (sourceCount sources[i], i)) [| 0 .. sources.Length - 1 |]
 
                 if sourceCount sources[order[0]] > 0 then
                     sources[order[0]]

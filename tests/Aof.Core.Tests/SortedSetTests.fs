@@ -1441,3 +1441,20 @@ let ``a malformed STORE in a log is an error, not a guess`` () =
           [ "ZRANGESTORE"; "d"; "s"; "0"; "1"; "WITHSCORES" ]
           [ "ZRANGESTORE"; "d"; "s"; "a"; "1"; "BYSCORE" ] ] do
         Assert.True(Result.isError (Event.ofArgs 0 (toArgs args)), sprintf "%A should not load" args)
+
+[<Fact>]
+let ``sources of the same size are folded in the order given, as Redis 7.0 folds them`` () =
+    // Which of -0 and 0 a MIN or MAX keeps shows the order; replies checked against redis-server 7.0.15.
+    let replies =
+        session
+            [ [ "ZADD"; "a"; "-4"; ""; "0"; "a"; "0"; "b"; "0"; "c" ]
+              [ "ZADD"; "l"; "0"; ""; "0"; "ba" ]
+              [ "ZUNION"; "3"; "a"; "a"; "l"; "WITHSCORES"; "WEIGHTS"; "-1"; "0"; "1"; "AGGREGATE"; "MIN" ]
+              [ "ZADD"; "k"; "0"; "x" ]
+              [ "ZADD"; "a2"; "0"; "x"; "0"; "y" ]
+              [ "ZINTER"; "3"; "k"; "k"; "a2"; "WITHSCORES"; "WEIGHTS"; "-1"; "0"; "1"; "AGGREGATE"; "MAX" ]
+              [ "ZINTER"; "3"; "k"; "k"; "a2"; "WITHSCORES"; "WEIGHTS"; "0"; "-1"; "1"; "AGGREGATE"; "MAX" ] ]
+
+    Assert.Equal(arr [ ""; "0"; "a"; "-0"; "b"; "-0"; "ba"; "0"; "c"; "-0" ], replies[2])
+    Assert.Equal(arr [ "x"; "-0" ], replies[5])
+    Assert.Equal(arr [ "x"; "0" ], replies[6])
