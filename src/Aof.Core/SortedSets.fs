@@ -88,6 +88,10 @@ type ZSetOp =
     | Pop of key: byte[] * max: bool * count: int64
     /// `ZREMRANGEBYRANK|ZREMRANGEBYSCORE|ZREMRANGEBYLEX key min max`
     | RemRange of key: byte[] * range: ZRangeBy
+    /// `ZUNIONSTORE|ZINTERSTORE|ZDIFFSTORE dst numkeys key ... [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]`
+    | Store of algebra: ZSetAlgebra * dst: byte[] * sources: byte[][] * weights: float[] * aggregate: ZAggregate
+    /// `ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]`
+    | RangeStore of dst: byte[] * query: ZRangeQuery
 
 /// Rank arithmetic shared by the range commands and their replay.
 module ZRanks =
@@ -107,6 +111,156 @@ module ZRanks =
         | ZRangeBy.Rank(start, stop) -> window z.Count start stop
         | ZRangeBy.Score(mn, mx) -> struct (ZSet.scoreStart mn z, ZSet.scoreStop mx z)
         | ZRangeBy.Lex(mn, mx) -> struct (ZSet.lexStart mn z, ZSet.lexStop mx z)
+
+/// The computations behind ZUNION/ZINTER/ZDIFF, their STORE forms and ZRANGESTORE, shared by decide (the
+/// replies and the logged members) and evolve (a real Redis's verbatim STORE read back), so both compute
+/// the same result.
+module ZAlgebra =
+    /// The elements a range query selects, in the order asked for.
+    let select (z: ZSet) (q: ZRangeQuery) : struct (byte[] * float)[] =
+        let n = z.Count
+
+        let window (lo: int) (hi: int) =
+            // LIMIT counts within the range, from its start in the direction asked for.
+            let lo, hi =
+                match q.Limit with
+                | ValueNone -> lo, hi
+                | ValueSome(struct (offset, _)) when offset < 0L -> 0, 0
+                | ValueSome(struct (offset, count)) ->
+                    let size = int64 (max 0 (hi - lo))
+                    let take = if count < 0L then size else min size count
+                    let offset = min offset size
+                    let take = min take (size - offset)
+
+                    if q.Rev then lo + int (size - offset - take), hi - int offset
+                    else lo + int offset, lo + int (offset + take)
+
+            let items = ZSet.slice lo hi z
+            if q.Rev then Array.Reverse items
+            items
+
+        match q.By with
+        | ZRangeBy.Rank(start, stop) ->
+            let struct (lo, hi) = ZRanks.window n start stop
+            // In reverse, rank 0 is the last element.
+            if q.Rev then window (n - hi) (n - lo) else window lo hi
+        | ZRangeBy.Score(mn, mx) -> window (ZSet.scoreStart mn z) (ZSet.scoreStop mx z)
+        | ZRangeBy.Lex(mn, mx) -> window (ZSet.lexStart mn z) (ZSet.lexStop mx z)
+
+    /// A result as a STORE keeps it. Redis builds the result and then picks its encoding, which decides
+    /// how a -0 is kept.
+    let stored (items: struct (byte[] * float)[]) : struct (byte[] * float)[] =
+        let longest = items |> Array.fold (fun n (struct (m: byte[], _)) -> max n m.Length) 0
+        items |> Array.map (fun (struct (m, s)) -> struct (m, ZSet.storedScore items.Length longest s))
+
+    let private weigh (w: float) (s: float) =
+        let v = w * s
+        if Double.IsNaN v then 0.0 else v
+
+    /// The running value `a` of a member, combined with its value `b` from one more source.
+    let private aggregate (agg: ZAggregate) (a: float) (b: float) =
+        match agg with
+        | ZAggregate.Sum ->
+            let v = a + b
+            if Double.IsNaN v then 0.0 else v
+        // The kept value wins a tie, so -0 against 0 keeps whichever came first, as in Redis.
+        | ZAggregate.Min -> if b < a then b else a
+        | ZAggregate.Max -> if b > a then b else a
+
+    /// A source as (member -> score): plain sets count with score 1, as Redis counts them.
+    [<Struct>]
+    type Source =
+        | Sorted of z: ZSet
+        | Plain of s: ChampMap<unit>
+        | Nothing
+
+    let sourceCount (s: Source) : int =
+        match s with
+        | Sorted z -> z.Count
+        | Plain p -> Champ.count p
+        | Nothing -> 0
+
+    let sourceScore (m: byte[]) (s: Source) : float voption =
+        match s with
+        | Sorted z -> ZSet.tryScore m z
+        | Plain p -> if Champ.containsKey m p then ValueSome 1.0 else ValueNone
+        | Nothing -> ValueNone
+
+    let sourceIter (f: byte[] -> float -> unit) (s: Source) : unit =
+        match s with
+        | Sorted z -> ZSet.iter f z
+        | Plain p -> Champ.iter (fun m () -> f m 1.0) p
+        | Nothing -> ()
+
+    /// The keys as sources (a missing key is an empty one); Error when one holds neither kind of set.
+    let sources (db: Db) (keys: byte[][]) : Result<Source[], unit> =
+        let found =
+            keys
+            |> Array.map (fun k ->
+                match Db.tryFind k db with
+                | ValueNone -> Ok Nothing
+                | ValueSome e ->
+                    match e.Value with
+                    | Value.ZSet z -> Ok(Sorted z)
+                    | Value.Set s -> Ok(Plain s)
+                    | _ -> Error())
+
+        if found |> Array.exists Result.isError then Error()
+        else Ok(found |> Array.map (function Ok s -> s | Error() -> Nothing))
+
+    /// The result of ZUNION / ZINTER / ZDIFF over the sources, ascending; Error when one is of another type.
+    /// A -0 stays as it is: Redis replies it so (a stored one is kept as 0, like every stored zero).
+    let combine (db: Db) (algebra: ZSetAlgebra) (keys: byte[][]) (weights: float[]) (agg: ZAggregate) : Result<struct (byte[] * float)[], unit> =
+        match sources db keys with
+        | Error() -> Error()
+        | Ok sources ->
+            let acc = Collections.Generic.Dictionary<byte[], float>(BytesComparer.Instance)
+
+            // Smallest first, as Redis folds them, and in key order among equals (Redis's sort is stable,
+            // Array.sortBy is not): the order shows in the last bit of a float sum and in which of -0 and 0 a
+            // MIN or MAX keeps.
+            let order = Array.sortBy (fun i -> struct (sourceCount sources[i], i)) [| 0 .. sources.Length - 1 |]
+
+            match algebra with
+            | ZSetAlgebra.Union ->
+                for i in order do
+                    sources[i]
+                    |> sourceIter (fun m s ->
+                        let v = weigh weights[i] s
+
+                        match acc.TryGetValue m with
+                        | true, cur -> acc[m] <- aggregate agg cur v
+                        | _ -> acc[m] <- v)
+            | ZSetAlgebra.Inter ->
+                let order = Array.sortBy (fun i -> struct (sourceCount sources[i], i)) [| 0 .. sources.Length - 1 |]
+
+                if sourceCount sources[order[0]] > 0 then
+                    sources[order[0]]
+                    |> sourceIter (fun m s ->
+                        let mutable v = weigh weights[order[0]] s
+                        let mutable all = true
+                        let mutable j = 1
+
+                        while all && j < order.Length do
+                            match sourceScore m sources[order[j]] with
+                            | ValueSome o -> v <- aggregate agg v (weigh weights[order[j]] o)
+                            | ValueNone -> all <- false
+
+                            j <- j + 1
+
+                        if all then acc[m] <- v)
+            | ZSetAlgebra.Diff ->
+                sources[0]
+                |> sourceIter (fun m s ->
+                    let mutable j = 1
+
+                    while j < sources.Length && (sourceScore m sources[j]).IsNone do
+                        j <- j + 1
+
+                    if j = sources.Length then acc[m] <- s)
+
+            let items = [| for kv in acc -> struct (kv.Key, kv.Value) |]
+            Ok(ZSet.toSeq (ZSet.ofSeq items) |> Seq.toArray)
 
 module ZSetCommand =
     let private syntax = Error Reply.syntaxError
@@ -378,13 +532,18 @@ module ZSetCommand =
 
             opts (at + 1 + n) (Array.create n 1.0) ZAggregate.Sum false
 
-    let private store (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
+    /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE (`name`): also how a real Redis's logged one is read back.
+    let parseStore (algebra: ZSetAlgebra) (name: string) (a: byte[][]) : Result<ZSetCommand, Reply> =
         algebraArgs algebra name true a 2
         |> Result.map (fun (struct (sources, weights, agg, _)) -> ZSetCommand.Store(algebra, a[1], sources, weights, agg))
 
     let private combine (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
         algebraArgs algebra name false a 1
         |> Result.map (fun (struct (sources, weights, agg, ws)) -> ZSetCommand.Combine(algebra, sources, weights, agg, ws))
+
+    /// ZRANGESTORE: also how a real Redis's logged one is read back.
+    let parseRangeStore (a: byte[][]) : Result<ZSetCommand, Reply> =
+        zrange a 2 true |> Result.map (fun q -> ZSetCommand.RangeStore(a[1], q))
 
     let private scan (a: byte[][]) =
         match Scan.parseCursor a[2] with
@@ -404,7 +563,7 @@ module ZSetCommand =
           "zrank", 3, false, (fun a -> Ok(ZSetCommand.Rank(a[1], a[2], false)))
           "zrevrank", 3, false, (fun a -> Ok(ZSetCommand.Rank(a[1], a[2], true)))
           "zrange", -4, false, (fun a -> zrange a 1 false |> Result.map ZSetCommand.Range)
-          "zrangestore", -5, true, (fun a -> zrange a 2 true |> Result.map (fun q -> ZSetCommand.RangeStore(a[1], q)))
+          "zrangestore", -5, true, parseRangeStore
           "zrangebyscore", -4, false, rangeByScore false
           "zrevrangebyscore", -4, false, rangeByScore true
           "zrangebylex", -4, false, rangeByLex false
@@ -421,9 +580,9 @@ module ZSetCommand =
           "zremrangebyscore", 4, true, (fun a -> remRange a "score")
           "zremrangebylex", 4, true, (fun a -> remRange a "lex")
           "zrandmember", -2, false, randMember
-          "zunionstore", -4, true, store ZSetAlgebra.Union "zunionstore"
-          "zinterstore", -4, true, store ZSetAlgebra.Inter "zinterstore"
-          "zdiffstore", -4, true, store ZSetAlgebra.Diff "zdiffstore"
+          "zunionstore", -4, true, parseStore ZSetAlgebra.Union "zunionstore"
+          "zinterstore", -4, true, parseStore ZSetAlgebra.Inter "zinterstore"
+          "zdiffstore", -4, true, parseStore ZSetAlgebra.Diff "zdiffstore"
           "zunion", -3, false, combine ZSetAlgebra.Union "zunion"
           "zinter", -3, false, combine ZSetAlgebra.Inter "zinter"
           "zdiff", -3, false, combine ZSetAlgebra.Diff "zdiff"
@@ -509,6 +668,41 @@ module ZSetOp =
         | ZSetOp.RemRange(k, ZRangeBy.Rank(s, e)) -> [| "ZREMRANGEBYRANK"B; k; Num.formatInt64 s; Num.formatInt64 e |]
         | ZSetOp.RemRange(k, ZRangeBy.Score(mn, mx)) -> [| "ZREMRANGEBYSCORE"B; k; scoreBoundText mn; scoreBoundText mx |]
         | ZSetOp.RemRange(k, ZRangeBy.Lex(mn, mx)) -> [| "ZREMRANGEBYLEX"B; k; lexBoundText mn; lexBoundText mx |]
+        | ZSetOp.Store(algebra, dst, sources, weights, agg) ->
+            [| yield
+                   (match algebra with
+                    | ZSetAlgebra.Union -> "ZUNIONSTORE"B
+                    | ZSetAlgebra.Inter -> "ZINTERSTORE"B
+                    | ZSetAlgebra.Diff -> "ZDIFFSTORE"B)
+               yield dst
+               yield Num.formatInt64 (int64 sources.Length)
+               yield! sources
+               // Only the options that differ from the defaults (a difference takes neither).
+               if weights |> Array.exists (fun w -> w <> 1.0) then
+                   yield "WEIGHTS"B
+                   yield! weights |> Array.map Score.format
+               match agg with
+               | ZAggregate.Sum -> ()
+               | ZAggregate.Min -> yield! [| "AGGREGATE"B; "MIN"B |]
+               | ZAggregate.Max -> yield! [| "AGGREGATE"B; "MAX"B |] |]
+        | ZSetOp.RangeStore(dst, q) ->
+            // A reversed score or lex range names its bounds high first, as ZRANGE reads them.
+            let inOrder (lo: byte[]) (hi: byte[]) = if q.Rev then [| hi; lo |] else [| lo; hi |]
+
+            let range =
+                match q.By with
+                | ZRangeBy.Rank(s, e) -> [| Num.formatInt64 s; Num.formatInt64 e |]
+                | ZRangeBy.Score(mn, mx) -> Array.append (inOrder (scoreBoundText mn) (scoreBoundText mx)) [| "BYSCORE"B |]
+                | ZRangeBy.Lex(mn, mx) -> Array.append (inOrder (lexBoundText mn) (lexBoundText mx)) [| "BYLEX"B |]
+
+            [| yield "ZRANGESTORE"B
+               yield dst
+               yield q.Key
+               yield! range
+               if q.Rev then yield "REV"B
+               match q.Limit with
+               | ValueSome(struct (offset, count)) -> yield! [| "LIMIT"B; Num.formatInt64 offset; Num.formatInt64 count |]
+               | ValueNone -> () |]
 
     /// Reads back a logged command whose lower-cased name is `name`; ValueNone when it is not a sorted-set command.
     /// ZADD is read in its plain form only (no NX/XX/GT/LT/CH/INCR: those are decisions, not facts).
@@ -574,6 +768,23 @@ module ZSetOp =
             match range with
             | Ok r -> ok (ZSetOp.RemRange(a[1], r))
             | Error() -> bad
+        // The STOREs are read with the very parsers the commands use, so what Redis accepted reads back.
+        | "zunionstore"
+        | "zinterstore"
+        | "zdiffstore" ->
+            let algebra =
+                match name with
+                | "zunionstore" -> ZSetAlgebra.Union
+                | "zinterstore" -> ZSetAlgebra.Inter
+                | _ -> ZSetAlgebra.Diff
+
+            match (if a.Length >= 4 then ZSetCommand.parseStore algebra name a else Error Reply.syntaxError) with
+            | Ok(ZSetCommand.Store(algebra, dst, sources, weights, agg)) -> ok (ZSetOp.Store(algebra, dst, sources, weights, agg))
+            | _ -> bad
+        | "zrangestore" ->
+            match (if a.Length >= 5 then ZSetCommand.parseRangeStore a else Error Reply.syntaxError) with
+            | Ok(ZSetCommand.RangeStore(dst, q)) -> ok (ZSetOp.RangeStore(dst, q))
+            | _ -> bad
         | "zadd"
         | "zrem"
         | "zincrby"
@@ -593,6 +804,8 @@ module ZSetOp =
         | ZSetOp.IncrBy(k, _, _)
         | ZSetOp.Pop(k, _, _)
         | ZSetOp.RemRange(k, _) -> [| k |]
+        | ZSetOp.Store(_, dst, _, _, _)
+        | ZSetOp.RangeStore(dst, _) -> [| dst |]
 
     /// The key holding `z` (gone when it is empty).
     let private store (k: byte[]) (z: ZSet) (expireAt: int64) (db: Db) =
@@ -606,6 +819,11 @@ module ZSetOp =
             | Value.ZSet z -> store k (f z) e.ExpireAt db
             | _ -> db
         | ValueNone -> db
+
+    /// A STORE's result replaces the destination whatever it held, and drops its TTL; an empty one deletes it.
+    let private replace (dst: byte[]) (items: struct (byte[] * float)[]) (db: Db) : Db =
+        if items.Length = 0 then Db.remove dst db
+        else Db.set dst (Entry(Value.ZSet(ZSet.ofSeq (ZAlgebra.stored items)), Expiry.none)) db
 
     /// ZADD's options applied as Redis applies them, member by member; a zero stored as decide stores it.
     let private addWith (f: ZAddFlags) (pairs: struct (byte[] * float)[]) (z: ZSet) : ZSet =
@@ -673,6 +891,18 @@ module ZSetOp =
             update k db (fun z ->
                 let struct (lo, hi) = ZRanks.ofRange z range
                 ZSet.slice lo hi z |> Array.fold (fun z (struct (m, _)) -> ZSet.remove m z) z)
+        // A source of the wrong type: Redis's loader runs the command, which fails and changes nothing.
+        | ZSetOp.Store(algebra, dst, sources, weights, agg) ->
+            match ZAlgebra.combine db algebra sources weights agg with
+            | Ok items -> replace dst items db
+            | Error() -> db
+        | ZSetOp.RangeStore(dst, q) ->
+            match Db.tryFind q.Key db with
+            | ValueNone -> replace dst [||] db
+            | ValueSome e ->
+                match e.Value with
+                | Value.ZSet z -> replace dst (ZAlgebra.select z q) db
+                | _ -> db
 
     /// Redis's AOF_REWRITE_ITEMS_PER_CMD.
     [<Literal>]

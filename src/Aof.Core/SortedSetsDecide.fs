@@ -218,50 +218,17 @@ module SortedSetsDecide =
             | ValueSome r -> read true (Reply.Integer(int64 (if rev then z.Count - 1 - r else r)))
             | ValueNone -> read true Reply.Nil
 
-    /// The elements a range query selects, in the order asked for.
-    let private select (z: ZSet) (q: ZRangeQuery) : struct (byte[] * float)[] =
-        let n = z.Count
-
-        let window (lo: int) (hi: int) =
-            // LIMIT counts within the range, from its start in the direction asked for.
-            let lo, hi =
-                match q.Limit with
-                | ValueNone -> lo, hi
-                | ValueSome(struct (offset, _)) when offset < 0L -> 0, 0
-                | ValueSome(struct (offset, count)) ->
-                    let size = int64 (max 0 (hi - lo))
-                    let take = if count < 0L then size else min size count
-                    let offset = min offset size
-                    let take = min take (size - offset)
-
-                    if q.Rev then lo + int (size - offset - take), hi - int offset
-                    else lo + int offset, lo + int (offset + take)
-
-            let items = ZSet.slice lo hi z
-            if q.Rev then Array.Reverse items
-            items
-
-        match q.By with
-        | ZRangeBy.Rank(start, stop) ->
-            let struct (lo, hi) = rankWindow n start stop
-            // In reverse, rank 0 is the last element.
-            if q.Rev then window (n - hi) (n - lo) else window lo hi
-        | ZRangeBy.Score(mn, mx) -> window (ZSet.scoreStart mn z) (ZSet.scoreStop mx z)
-        | ZRangeBy.Lex(mn, mx) -> window (ZSet.lexStart mn z) (ZSet.lexStop mx z)
-
     let private range (db: Db) (q: ZRangeQuery) =
         match find db q.Key with
         | Wrong -> reply Reply.wrongType
         | Missing -> read false Reply.emptyArray
-        | Found(z, _) -> read true (elements (select z q) q.WithScores)
+        | Found(z, _) -> read true (elements (ZAlgebra.select z q) q.WithScores)
 
     // ---- stores ----
 
     /// Replaces `dst` with the sorted set of `items` (deleting it when they are none).
     let private storeResult (dbi: int) (db: Db) (dst: byte[]) (items: struct (byte[] * float)[]) : Outcome =
-        // Redis builds the result and then picks its encoding, which decides how a -0 is kept.
-        let longest = items |> Array.fold (fun n (struct (m: byte[], _)) -> max n m.Length) 0
-        let items = items |> Array.map (fun (struct (m, s)) -> struct (m, ZSet.storedScore items.Length longest s))
+        let items = ZAlgebra.stored items
         let existed = Champ.containsKey dst db.Keys
         let del = if existed then [ evt dbi (Op.Del [| dst |]) ] else []
         let add = addEvents dbi dst items
@@ -271,115 +238,15 @@ module SortedSetsDecide =
         match find db q.Key with
         | Wrong -> reply Reply.wrongType
         | Missing -> storeResult dbi db dst [||]
-        | Found(z, _) -> storeResult dbi db dst (select z q)
-
-    let private weigh (w: float) (s: float) =
-        let v = w * s
-        if Double.IsNaN v then 0.0 else v
-
-    /// The running value `a` of a member, combined with its value `b` from one more source.
-    let private aggregate (agg: ZAggregate) (a: float) (b: float) =
-        match agg with
-        | ZAggregate.Sum ->
-            let v = a + b
-            if Double.IsNaN v then 0.0 else v
-        // The kept value wins a tie, so -0 against 0 keeps whichever came first, as in Redis.
-        | ZAggregate.Min -> if b < a then b else a
-        | ZAggregate.Max -> if b > a then b else a
-
-    /// A source as (member -> score): plain sets count with score 1, as Redis counts them.
-    [<Struct>]
-    type private Source =
-        | Sorted of z: ZSet
-        | Plain of s: ChampMap<unit>
-        | Nothing
-
-    let private sourceCount (s: Source) =
-        match s with
-        | Sorted z -> z.Count
-        | Plain p -> Champ.count p
-        | Nothing -> 0
-
-    let private sourceScore (m: byte[]) (s: Source) : float voption =
-        match s with
-        | Sorted z -> ZSet.tryScore m z
-        | Plain p -> if Champ.containsKey m p then ValueSome 1.0 else ValueNone
-        | Nothing -> ValueNone
-
-    let private sourceIter (f: byte[] -> float -> unit) (s: Source) =
-        match s with
-        | Sorted z -> ZSet.iter f z
-        | Plain p -> Champ.iter (fun m () -> f m 1.0) p
-        | Nothing -> ()
-
-    /// The result of ZUNION / ZINTER / ZDIFF over the sources, ascending; Error when one is of another type.
-    /// A -0 stays as it is: Redis replies it so (a stored one is kept as 0, like every stored zero).
-    let private combine (db: Db) algebra (keys: byte[][]) (weights: float[]) agg : Result<struct (byte[] * float)[], unit> =
-        let sources =
-            keys
-            |> Array.map (fun k ->
-                match Db.tryFind k db with
-                | ValueNone -> Ok Nothing
-                | ValueSome e ->
-                    match e.Value with
-                    | Value.ZSet z -> Ok(Sorted z)
-                    | Value.Set s -> Ok(Plain s)
-                    | _ -> Error())
-
-        if sources |> Array.exists Result.isError then Error()
-        else
-            let sources = sources |> Array.map (function Ok s -> s | Error() -> Nothing)
-            let acc = Collections.Generic.Dictionary<byte[], float>(BytesComparer.Instance)
-
-            match algebra with
-            | ZSetAlgebra.Union ->
-                // Smallest first, as Redis folds them (it matters only to the last bit of a float sum).
-                for i in Array.sortBy (fun i -> sourceCount sources[i]) [| 0 .. sources.Length - 1 |] do
-                    sources[i]
-                    |> sourceIter (fun m s ->
-                        let v = weigh weights[i] s
-
-                        match acc.TryGetValue m with
-                        | true, cur -> acc[m] <- aggregate agg cur v
-                        | _ -> acc[m] <- v)
-            | ZSetAlgebra.Inter ->
-                let order = Array.sortBy (fun i -> sourceCount sources[i]) [| 0 .. sources.Length - 1 |]
-
-                if sourceCount sources[order[0]] > 0 then
-                    sources[order[0]]
-                    |> sourceIter (fun m s ->
-                        let mutable v = weigh weights[order[0]] s
-                        let mutable all = true
-                        let mutable j = 1
-
-                        while all && j < order.Length do
-                            match sourceScore m sources[order[j]] with
-                            | ValueSome o -> v <- aggregate agg v (weigh weights[order[j]] o)
-                            | ValueNone -> all <- false
-
-                            j <- j + 1
-
-                        if all then acc[m] <- v)
-            | ZSetAlgebra.Diff ->
-                sources[0]
-                |> sourceIter (fun m s ->
-                    let mutable j = 1
-
-                    while j < sources.Length && (sourceScore m sources[j]).IsNone do
-                        j <- j + 1
-
-                    if j = sources.Length then acc[m] <- s)
-
-            let items = [| for kv in acc -> struct (kv.Key, kv.Value) |]
-            Ok(ZSet.toSeq (ZSet.ofSeq items) |> Seq.toArray)
+        | Found(z, _) -> storeResult dbi db dst (ZAlgebra.select z q)
 
     let private store (dbi: int) (db: Db) algebra dst (keys: byte[][]) (weights: float[]) agg =
-        match combine db algebra keys weights agg with
+        match ZAlgebra.combine db algebra keys weights agg with
         | Ok items -> storeResult dbi db dst items
         | Error() -> reply Reply.wrongType
 
     let private combined (db: Db) algebra (keys: byte[][]) (weights: float[]) agg withScores =
-        match combine db algebra keys weights agg with
+        match ZAlgebra.combine db algebra keys weights agg with
         | Ok items -> reply (elements items withScores)
         | Error() -> reply Reply.wrongType
 
@@ -435,32 +302,22 @@ module SortedSetsDecide =
         go 0
 
     let private interCard (db: Db) (keys: byte[][]) (limit: int64) =
-        let sources =
-            keys
-            |> Array.map (fun k ->
-                match Db.tryFind k db with
-                | ValueNone -> Ok Nothing
-                | ValueSome e ->
-                    match e.Value with
-                    | Value.ZSet z -> Ok(Sorted z)
-                    | Value.Set s -> Ok(Plain s)
-                    | _ -> Error())
+        match ZAlgebra.sources db keys with
+        | Error() -> reply Reply.wrongType
+        | Ok sources ->
+            let sources = sources |> Array.sortBy ZAlgebra.sourceCount
 
-        if sources |> Array.exists Result.isError then reply Reply.wrongType
-        else
-            let sources = sources |> Array.map (function Ok s -> s | Error() -> Nothing) |> Array.sortBy sourceCount
-
-            if sourceCount sources[0] = 0 then reply Reply.zero
+            if ZAlgebra.sourceCount sources[0] = 0 then reply Reply.zero
             else
                 let mutable n = 0L
 
                 // Stops early once the limit is reached, as Redis does; the walk itself cannot be cut short.
                 sources[0]
-                |> sourceIter (fun m _ ->
+                |> ZAlgebra.sourceIter (fun m _ ->
                     if limit = 0L || n < limit then
                         let mutable j = 1
 
-                        while j < sources.Length && (sourceScore m sources[j]).IsSome do
+                        while j < sources.Length && (ZAlgebra.sourceScore m sources[j]).IsSome do
                             j <- j + 1
 
                         if j = sources.Length then n <- n + 1L)
