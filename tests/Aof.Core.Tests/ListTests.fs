@@ -150,6 +150,37 @@ let ``PList survives a million pushes at both ends and pops them back in order``
 
 /// A reference model of Redis 7.0's lists, written from the documentation and from what redis-server
 /// 7.0.15 answered, independently of ListsDecide. One database; strings only through SET.
+/// Every version stays what it was: pushes, pops and sets applied to randomly chosen earlier versions (so
+/// several versions share finger arrays, and pushes race for the same free slot) never change an older
+/// version. This is what lets a push write into a finger's free slot in place.
+[<Fact>]
+let ``every earlier PList version is unchanged by operations on any version`` () =
+    let genOp = Gen.zip3 (Gen.choose (0, 1000)) (Gen.choose (0, 5)) (Gen.choose (0, 100000))
+
+    let prop (ops: (int * int * int) list) =
+        let versions = ResizeArray<PList * byte[][]>([ PList.empty, [||] ])
+
+        for (pick, kind, v) in ops do
+            let (l, model) = versions[pick % versions.Count]
+            let x = item v
+
+            let next =
+                match kind with
+                | 0 -> Some(PList.pushBack x l, Array.append model [| x |])
+                | 1 -> Some(PList.pushFront x l, Array.append [| x |] model)
+                | 2 when model.Length > 0 -> Some(PList.popBack l, model[.. model.Length - 2])
+                | 3 when model.Length > 0 -> Some(PList.popFront l, model[1..])
+                | 4 when model.Length > 0 ->
+                    let i = v % model.Length
+                    Some(PList.set i x l, Array.mapi (fun j y -> if j = i then x else y) model)
+                | _ -> Some(PList.pushBackMany [| x; x |] l, Array.append model [| x; x |])
+
+            next |> Option.iter versions.Add
+
+        versions |> Seq.forall (fun (l, model) -> PList.toSeq l |> Seq.toArray = model && PList.count l = model.Length)
+
+    Check.One(config 300, Prop.forAll (Arb.fromGen (Gen.listOfLength 400 genOp)) prop)
+
 type ListModel() =
     let strings = Dictionary<string, string>()
     let lists = Dictionary<string, List<string>>()
