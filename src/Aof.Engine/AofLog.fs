@@ -39,7 +39,9 @@ type SyncPolicy =
 [<Sealed>]
 type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: Log, exit: int -> unit) =
     let bufferLock = obj ()
-    let buffer = ArrayBufferWriter<byte>(64 * 1024)
+    // Appends go to `buffer`; a write takes it and leaves `spare` (empty) in its place.
+    let mutable buffer = ArrayBufferWriter<byte>(64 * 1024)
+    let mutable spare = ArrayBufferWriter<byte>(64 * 1024)
     // The database the file's last SELECT chose; -1 forces a SELECT first in a new file.
     let mutable selectedDb = -1
     let mutable lastTimestamp = 0L
@@ -68,43 +70,70 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         fatal <- true
         exit 1
 
-    /// Writes what is buffered. Holds the buffer lock while writing so appends queue behind it; on
-    /// failure the bytes stay buffered for a retry.
+    /// Writes what is buffered; the caller holds the write lock. The buffer is swapped for the empty spare
+    /// under the buffer lock and written outside it, so appends (made under the executor's lock) never wait
+    /// for the disk. On failure the bytes go back in front of whatever was appended meanwhile, for a retry.
     let writeBuffered () =
+        let mutable taken = Unchecked.defaultof<ArrayBufferWriter<byte>>
         Monitor.Enter bufferLock
 
         try
             if buffer.WrittenCount > 0 then
-                let before = sink.Length
-
-                try
-                    sink.Write buffer.WrittenSpan
-                    written <- written + int64 buffer.WrittenCount
-                    buffer.ResetWrittenCount()
-
-                    if writeError.IsSome then
-                        log.Warning "AOF write error looks solved, Redis can write again."
-                        writeError <- None
-                with WriteFailed reason ->
-                    if policy = SyncPolicy.Always then
-                        log.Warning(sprintf "Error writing to the AOF file: %s" reason)
-                        fail "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
-
-                    // Cut off whatever part of the failed write reached the file, so the file never holds a
-                    // torn command in the middle; the retry appends the whole buffer again.
-                    try
-                        sink.Truncate before
-                    with WriteFailed truncateReason ->
-                        log.Warning(
-                            sprintf
-                                "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: %s"
-                                truncateReason
-                        )
-
-                    if writeError.IsNone then log.Warning(sprintf "Error writing to the AOF file: %s" reason)
-                    writeError <- Some reason
+                taken <- buffer
+                buffer <- spare
+                spare <- null
         finally
             Monitor.Exit bufferLock
+
+        if not (isNull taken) then
+            let before = sink.Length
+
+            try
+                sink.Write taken.WrittenSpan
+                written <- written + int64 taken.WrittenCount
+                taken.ResetWrittenCount()
+
+                if writeError.IsSome then
+                    log.Warning "AOF write error looks solved, Redis can write again."
+                    writeError <- None
+            with WriteFailed reason ->
+                if policy = SyncPolicy.Always then
+                    log.Warning(sprintf "Error writing to the AOF file: %s" reason)
+                    fail "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+
+                // Cut off whatever part of the failed write reached the file, so the file never holds a
+                // torn command in the middle; the retry appends the whole buffer again.
+                try
+                    sink.Truncate before
+                with WriteFailed truncateReason ->
+                    log.Warning(
+                        sprintf
+                            "Could not remove short write from the append-only file. Redis may refuse to load the AOF the next time it starts. ftruncate: %s"
+                            truncateReason
+                    )
+
+                if writeError.IsNone then log.Warning(sprintf "Error writing to the AOF file: %s" reason)
+                writeError <- Some reason
+
+                // The failed bytes are older than anything appended since: they go first.
+                Monitor.Enter bufferLock
+
+                try
+                    taken.Write buffer.WrittenSpan
+                    buffer.ResetWrittenCount()
+                    let appendedMeanwhile = buffer
+                    buffer <- taken
+                    taken <- appendedMeanwhile
+                finally
+                    Monitor.Exit bufferLock
+
+            // `taken` is empty now: it is the next spare.
+            Monitor.Enter bufferLock
+
+            try
+                spare <- taken
+            finally
+                Monitor.Exit bufferLock
 
     let syncNow () =
         let target = written
