@@ -494,13 +494,6 @@ module internal ChampTrie =
 
                 stop
 
-    /// splitmix64's finaliser: fresh-looking bits for the next level of a random descent.
-    let mix (x: uint64) : uint64 =
-        let mutable z = x + 0x9E3779B97F4A7C15UL
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-
     /// Why `n` breaks the trie's invariants, if it does (for tests); also returns the key count.
     let rec check (n: Node<'V>) (shift: int) (prefix: uint32) (isRoot: bool) (keys: byref<int>) : string option =
         let prefixMask = if shift >= HashBits then UInt32.MaxValue else (1u <<< shift) - 1u
@@ -683,7 +676,7 @@ module Champ =
                     result <- ValueSome(n.Pairs[i].Key, n.Pairs[i].Value)
                 else
                     n <- n.Children[i - here]
-                    r <- mix r
+                    r <- SplitMix.next r
 
             result
 

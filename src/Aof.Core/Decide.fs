@@ -132,19 +132,12 @@ module Decide =
         let evs = expired |> List.rev |> List.map (fun k -> { Db = dbi; Op = Op.Del [| k |] })
         struct (write (Reply.Array [| Reply.Bulk(Num.formatInt64 (int64 next)); Reply.Array(List.rev keys |> List.toArray) |]) evs, expired.Length)
 
-    let private mixRandom (x: uint64) =
-        // SplitMix64's finaliser: derives a fresh draw from the previous one.
-        let mutable z = x + 0x9E3779B97F4A7C15UL
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-
     let private randomKey (ctx: Ctx) (dbi: int) (db: Db) : struct (Outcome * int) =
         let rec draw (db: Db) (rnd: uint64) tries evs =
             match Champ.randomEntry rnd db.Keys with
             | ValueNone -> struct (write Reply.Nil (List.rev evs), evs.Length)
             | ValueSome(k, e) when Expiry.isExpired ctx.Now e && tries < 100 ->
-                draw (Db.remove k db) (mixRandom rnd) (tries + 1) ({ Db = dbi; Op = Op.Del [| k |] } :: evs)
+                draw (Db.remove k db) (SplitMix.next rnd) (tries + 1) ({ Db = dbi; Op = Op.Del [| k |] } :: evs)
             | ValueSome(k, e) when Expiry.isExpired ctx.Now e ->
                 ignore k
                 ignore e

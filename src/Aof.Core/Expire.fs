@@ -3,12 +3,6 @@ namespace Aof.Core
 /// The active expiry cycle, as Redis runs it from its timer: sample keys that have a TTL, delete those
 /// past their time, and go on while a good share of the sample was expired and the budget lasts.
 module Expire =
-    let private mix (x: uint64) =
-        let mutable z = x + 0x9E3779B97F4A7C15UL
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-
     /// Keys sampled per round (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
     let keysPerLoop = 20
 
@@ -28,7 +22,7 @@ module Expire =
                 let sample = min keysPerLoop (Champ.count db.Expires)
 
                 for _ in 1..sample do
-                    r <- mix r
+                    r <- SplitMix.next r
 
                     match Champ.randomEntry r db.Expires with
                     | ValueSome(k, at) when at <= now ->

@@ -173,14 +173,6 @@ module HashesDecide =
             | Error e -> reply (Reply.Error e)
             | Ok v -> write (Reply.Bulk v) [ evt dbi (Op.Hashes(HashOp.HSet(k, [| f, v |]))) ]
 
-    /// SplitMix64's finaliser: each further draw of one command comes from the previous one, so the whole
-    /// choice follows from the single random number the engine hands in.
-    let private next (x: uint64) : uint64 =
-        let mutable z = x + 0x9E3779B97F4A7C15UL
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-
     /// A reply this large would not fit in memory: Redis itself would fail trying to build it.
     [<Literal>]
     let private MaxRandomReplies = 100_000_000L
@@ -224,7 +216,7 @@ module HashesDecide =
                 all[j] <- all[i]
                 all[i] <- t
                 picked.Add t
-                r <- next r
+                r <- SplitMix.next r
         else
             let seen = HashSet<byte[]>(BytesComparer.Instance)
 
@@ -233,7 +225,7 @@ module HashesDecide =
                 | ValueSome(f, v) when seen.Add f -> picked.Add(struct (f, v))
                 | _ -> ()
 
-                r <- next r
+                r <- SplitMix.next r
 
         picked
 
@@ -260,7 +252,7 @@ module HashesDecide =
                     | ValueSome(f, v) -> picked.Add(struct (f, v))
                     | ValueNone -> ()
 
-                    r <- next r
+                    r <- SplitMix.next r
 
                 read true (pairsReply picked withValues)
         | Hash h, ValueSome n when n >= int64 (Champ.count h) ->

@@ -25,16 +25,6 @@ module SetsDecide =
 
     let private setOp (dbi: int) (op: SetOp) : Event = evt dbi (Op.Sets op)
 
-    [<Literal>]
-    let private Golden = 0x9E3779B97F4A7C15UL
-
-    /// SplitMix64's output function.
-    let private mix (state: uint64) : uint64 =
-        let mutable z = state
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-
     /// The command's draws from its one random number: SplitMix64 seeded with it, so the seed determines
     /// every pick (a test can replay it) and even a poor seed (a counter, say) gives well-spread bits.
     [<Sealed>]
@@ -42,11 +32,12 @@ module SetsDecide =
         let mutable state = seed
 
         member _.Next() : uint64 =
-            state <- state + Golden
-            mix state
+            let r = SplitMix.next state
+            state <- state + SplitMix.Golden
+            r
 
     /// The first of `Draws(seed)`, without the object: what a single pick uses.
-    let private firstDraw (seed: uint64) : uint64 = mix (seed + Golden)
+    let private firstDraw (seed: uint64) : uint64 = SplitMix.next seed
 
     let private membersOf (s: ChampMap<unit>) : byte[][] =
         let all = Array.zeroCreate (Champ.count s)

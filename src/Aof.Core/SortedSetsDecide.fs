@@ -326,13 +326,6 @@ module SortedSetsDecide =
 
     // ---- ZRANDMEMBER ----
 
-    /// SplitMix64's finaliser: each draw derived from the one before, all from the command's one seed.
-    let private next (x: uint64) =
-        let mutable z = x + 0x9E3779B97F4A7C15UL
-        z <- (z ^^^ (z >>> 30)) * 0xBF58476D1CE4E5B9UL
-        z <- (z ^^^ (z >>> 27)) * 0x94D049BB133111EBUL
-        z ^^^ (z >>> 31)
-
     let private randMember (ctx: Ctx) (db: Db) key (count: int64 voption) withScores =
         match find db key with
         | Wrong -> reply Reply.wrongType
@@ -343,7 +336,7 @@ module SortedSetsDecide =
 
             match count with
             | ValueNone ->
-                let struct (m, _) = pick (next ctx.Random)
+                let struct (m, _) = pick (SplitMix.next ctx.Random)
                 read true (Reply.Bulk m)
             | ValueSome 0L -> read true Reply.emptyArray
             | ValueSome c when c < 0L ->
@@ -353,7 +346,7 @@ module SortedSetsDecide =
                 let mutable r = ctx.Random
 
                 for i in 0 .. k - 1 do
-                    r <- next r
+                    r <- SplitMix.next r
                     out[i] <- pick r
 
                 read true (elements out withScores)
@@ -371,7 +364,7 @@ module SortedSetsDecide =
                 let mutable r = ctx.Random
 
                 for i in 0 .. k - 1 do
-                    r <- next r
+                    r <- SplitMix.next r
                     let j = i + int (r % uint64 (n - i))
                     let chosen = at j
                     swapped[j] <- at i
