@@ -161,15 +161,20 @@ module Event =
                 | ValueSome x, ValueSome y when x >= 0L && y >= 0L && x < 1_000_000L && y < 1_000_000L ->
                     ev (Op.SwapDb(int x, int y))
                 | _ -> bad ()
+            // The families in turn, without a closure per command: a base file is mostly these.
             | name ->
-                let family (r: Result<'O, unit> voption) (mk: 'O -> Op) =
-                    match r with
-                    | ValueSome(Ok op) -> ValueSome(ev (mk op))
-                    | ValueSome(Error()) -> ValueSome(bad ())
-                    | ValueNone -> ValueNone
-
-                family (ListOp.ofArgs name a) Op.Lists
-                |> ValueOption.orElseWith (fun () -> family (HashOp.ofArgs name a) Op.Hashes)
-                |> ValueOption.orElseWith (fun () -> family (SetOp.ofArgs name a) Op.Sets)
-                |> ValueOption.orElseWith (fun () -> family (ZSetOp.ofArgs name a) Op.SortedSets)
-                |> ValueOption.defaultWith bad
+                match ListOp.ofArgs name a with
+                | ValueSome(Ok op) -> ev (Op.Lists op)
+                | ValueSome(Error()) -> bad ()
+                | ValueNone ->
+                match HashOp.ofArgs name a with
+                | ValueSome(Ok op) -> ev (Op.Hashes op)
+                | ValueSome(Error()) -> bad ()
+                | ValueNone ->
+                match SetOp.ofArgs name a with
+                | ValueSome(Ok op) -> ev (Op.Sets op)
+                | ValueSome(Error()) -> bad ()
+                | ValueNone ->
+                match ZSetOp.ofArgs name a with
+                | ValueSome(Ok op) -> ev (Op.SortedSets op)
+                | _ -> bad ()
