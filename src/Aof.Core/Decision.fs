@@ -36,6 +36,24 @@ type Outcome =
       M: int
       Block: bool }
 
+/// What a collection command finds at its key: nothing, the value it works on with the key's expiry, or a
+/// value of another type (WRONGTYPE). A struct, so a lookup allocates nothing.
+[<Struct>]
+type Lookup<'T> =
+    | Missing
+    | Found of value: 'T * expireAt: int64
+    | WrongType
+
+module Lookup =
+    /// The key's value if `pick` recognises its type.
+    let inline find ([<InlineIfLambda>] pick: Value -> 'T voption) (db: Db) (key: byte[]) : Lookup<'T> =
+        match Db.tryFind key db with
+        | ValueNone -> Missing
+        | ValueSome e ->
+            match pick e.Value with
+            | ValueSome v -> Found(v, e.ExpireAt)
+            | ValueNone -> WrongType
+
 /// Small builders the deciders share.
 module Outcome =
     let reply r = { R = r; Evs = []; H = 0; M = 0; Block = false }

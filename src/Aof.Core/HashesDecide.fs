@@ -8,20 +8,8 @@ open System.Collections.Generic
 module HashesDecide =
     open Outcome
 
-    /// What a hash command finds at its key, without a closure or an allocation per command.
-    [<Struct>]
-    type private Found =
-        | Missing
-        | Hash of hash: ChampMap<byte[]>
-        | OtherType
-
-    let private find (db: Db) (key: byte[]) : Found =
-        match Db.tryFind key db with
-        | ValueNone -> Missing
-        | ValueSome e ->
-            match e.Value with
-            | Value.Hash h -> Hash h
-            | _ -> OtherType
+    let private find (db: Db) (key: byte[]) : Lookup<ChampMap<byte[]>> =
+        Lookup.find (fun v -> match v with Value.Hash h -> ValueSome h | _ -> ValueNone) db key
 
     /// A read that found a key of another type still counts as a keyspace hit in Redis.
     let private wrongTypeRead = read true Reply.wrongType
@@ -33,12 +21,12 @@ module HashesDecide =
 
     let private hset (dbi: int) (db: Db) (k: byte[]) (pairs: (byte[] * byte[])[]) (replyOk: bool) =
         match find db k with
-        | OtherType -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | found ->
             let added =
                 match found with
-                | Hash h when pairs.Length = 1 -> if Champ.containsKey (fst pairs[0]) h then 0 else 1
-                | Hash h ->
+                | Found(h, _) when pairs.Length = 1 -> if Champ.containsKey (fst pairs[0]) h then 0 else 1
+                | Found(h, _) ->
                     // A field named twice in one command is new at most once.
                     let seen = HashSet<byte[]>(BytesComparer.Instance)
                     pairs |> Array.sumBy (fun (f, _) -> if not (Champ.containsKey f h) && seen.Add f then 1 else 0)
@@ -50,15 +38,15 @@ module HashesDecide =
 
     let private hsetnx (dbi: int) (db: Db) (k: byte[]) (f: byte[]) (v: byte[]) =
         match find db k with
-        | OtherType -> reply Reply.wrongType
-        | Hash h when Champ.containsKey f h -> reply Reply.zero
+        | WrongType -> reply Reply.wrongType
+        | Found(h, _) when Champ.containsKey f h -> reply Reply.zero
         | _ -> write Reply.one [ evt dbi (Op.Hashes(HashOp.HSet(k, [| f, v |]))) ]
 
     let private hget (db: Db) (k: byte[]) (f: byte[]) =
         match find db k with
         | Missing -> read false Reply.Nil
-        | OtherType -> wrongTypeRead
-        | Hash h ->
+        | WrongType -> wrongTypeRead
+        | Found(h, _) ->
             match Champ.tryFind f h with
             | ValueSome v -> read true (Reply.Bulk v)
             | ValueNone -> read true Reply.Nil
@@ -66,8 +54,8 @@ module HashesDecide =
     let private hmget (db: Db) (k: byte[]) (fields: byte[][]) =
         match find db k with
         | Missing -> read false (Reply.Array(Array.create fields.Length Reply.Nil))
-        | OtherType -> wrongTypeRead
-        | Hash h ->
+        | WrongType -> wrongTypeRead
+        | Found(h, _) ->
             let values =
                 fields
                 |> Array.map (fun f ->
@@ -80,8 +68,8 @@ module HashesDecide =
     let private hdel (dbi: int) (db: Db) (k: byte[]) (fields: byte[][]) =
         match find db k with
         | Missing -> reply Reply.zero
-        | OtherType -> reply Reply.wrongType
-        | Hash h ->
+        | WrongType -> reply Reply.wrongType
+        | Found(h, _) ->
             // Only the fields that were there, each once: the event records the effect.
             let present =
                 if fields.Length = 1 then
@@ -96,14 +84,14 @@ module HashesDecide =
     let private hlen (db: Db) (k: byte[]) =
         match find db k with
         | Missing -> read false Reply.zero
-        | OtherType -> wrongTypeRead
-        | Hash h -> read true (Reply.Integer(int64 (Champ.count h)))
+        | WrongType -> wrongTypeRead
+        | Found(h, _) -> read true (Reply.Integer(int64 (Champ.count h)))
 
     let private hstrlen (db: Db) (k: byte[]) (f: byte[]) =
         match find db k with
         | Missing -> read false Reply.zero
-        | OtherType -> wrongTypeRead
-        | Hash h ->
+        | WrongType -> wrongTypeRead
+        | Found(h, _) ->
             match Champ.tryFind f h with
             | ValueSome v -> read true (Reply.Integer(int64 v.Length))
             | ValueNone -> read true Reply.zero
@@ -111,15 +99,15 @@ module HashesDecide =
     let private hexists (db: Db) (k: byte[]) (f: byte[]) =
         match find db k with
         | Missing -> read false Reply.zero
-        | OtherType -> wrongTypeRead
-        | Hash h -> read true (if Champ.containsKey f h then Reply.one else Reply.zero)
+        | WrongType -> wrongTypeRead
+        | Found(h, _) -> read true (if Champ.containsKey f h then Reply.one else Reply.zero)
 
     /// HGETALL (fields and values), HKEYS, HVALS: one array sized up front, filled in hash order.
     let private dump (db: Db) (k: byte[]) (fields: bool) (values: bool) =
         match find db k with
         | Missing -> read false Reply.emptyArray
-        | OtherType -> wrongTypeRead
-        | Hash h ->
+        | WrongType -> wrongTypeRead
+        | Found(h, _) ->
             let per = (if fields then 1 else 0) + (if values then 1 else 0)
             let out = Array.zeroCreate<Reply> (per * Champ.count h)
 
@@ -137,9 +125,9 @@ module HashesDecide =
     let private hincrby (dbi: int) (db: Db) (k: byte[]) (f: byte[]) (by: int64) =
         let current =
             match find db k with
-            | OtherType -> Error Reply.wrongType
+            | WrongType -> Error Reply.wrongType
             | Missing -> Ok 0L
-            | Hash h ->
+            | Found(h, _) ->
                 match Champ.tryFind f h with
                 | ValueNone -> Ok 0L
                 | ValueSome v ->
@@ -157,9 +145,9 @@ module HashesDecide =
     let private hincrbyfloat (dbi: int) (db: Db) (k: byte[]) (f: byte[]) (by: byte[]) =
         let current =
             match find db k with
-            | OtherType -> Error Reply.wrongType
+            | WrongType -> Error Reply.wrongType
             | Missing -> Ok "0"B
-            | Hash h ->
+            | Found(h, _) ->
                 match Champ.tryFind f h with
                 | ValueNone -> Ok "0"B
                 | ValueSome v when LongDouble.isNumber v -> Ok v
@@ -233,13 +221,13 @@ module HashesDecide =
         match find db k, count with
         | Missing, ValueNone -> read false Reply.Nil
         | Missing, ValueSome _ -> read false Reply.emptyArray
-        | OtherType, _ -> wrongTypeRead
-        | Hash h, ValueNone ->
+        | WrongType, _ -> wrongTypeRead
+        | Found(h, _), ValueNone ->
             match Champ.randomEntry ctx.Random h with
             | ValueSome(f, _) -> read true (Reply.Bulk f)
             | ValueNone -> read true Reply.Nil
-        | Hash _, ValueSome 0L -> read true Reply.emptyArray
-        | Hash h, ValueSome n when n < 0L ->
+        | Found(_, _), ValueSome 0L -> read true Reply.emptyArray
+        | Found(h, _), ValueSome n when n < 0L ->
             // Repeats allowed: each pick is an independent draw.
             if -n > MaxRandomReplies then
                 reply (Reply.Error "ERR value is out of range")
@@ -255,11 +243,11 @@ module HashesDecide =
                     r <- SplitMix.next r
 
                 read true (pairsReply picked withValues)
-        | Hash h, ValueSome n when n >= int64 (Champ.count h) ->
+        | Found(h, _), ValueSome n when n >= int64 (Champ.count h) ->
             let all = ResizeArray<struct (byte[] * byte[])>(Champ.count h)
             h |> Champ.iter (fun f v -> all.Add(struct (f, v)))
             read true (pairsReply all withValues)
-        | Hash h, ValueSome n -> read true (pairsReply (distinct h (int n) ctx.Random) withValues)
+        | Found(h, _), ValueSome n -> read true (pairsReply (distinct h (int n) ctx.Random) withValues)
 
     /// Redis 7.0 keeps a hash of at most 512 fields (hash-max-listpack-entries) whose fields and values
     /// are at most 64 bytes (hash-max-listpack-value) as one listpack, and HSCAN answers such a hash whole
@@ -272,8 +260,8 @@ module HashesDecide =
     let private hscan (db: Db) (k: byte[]) (cursor: uint64) (options: Result<ScanOptions, Reply>) =
         match find db k with
         | Missing -> read false emptyScan
-        | OtherType -> wrongTypeRead
-        | Hash h ->
+        | WrongType -> wrongTypeRead
+        | Found(h, _) ->
             match options with
             | Error e -> reply e
             | Ok opts ->

@@ -7,19 +7,8 @@ module ListsDecide =
     open Outcome
 
     /// What a key holds, as far as a list command cares.
-    [<Struct>]
-    type private Found =
-        | Missing
-        | Wrong
-        | Found of list: PList * expireAt: int64
-
-    let private find (db: Db) (k: byte[]) : Found =
-        match Db.tryFind k db with
-        | ValueNone -> Missing
-        | ValueSome e ->
-            match e.Value with
-            | Value.List l -> Found(l, e.ExpireAt)
-            | _ -> Wrong
+    let private find (db: Db) (k: byte[]) : Lookup<PList> =
+        Lookup.find (fun v -> match v with Value.List l -> ValueSome l | _ -> ValueNone) db k
 
     let private bulks (xs: byte[][]) = Reply.Array(Array.map Reply.Bulk xs)
     let private len (l: PList) = Reply.Integer(int64 (PList.count l))
@@ -27,7 +16,7 @@ module ListsDecide =
 
     let private push dbi db k (vs: byte[][]) left onlyIfExists =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing when onlyIfExists -> reply Reply.zero
         | Missing -> write (Reply.Integer(int64 vs.Length)) [ op dbi (ListOp.Push(k, vs, left, false)) ]
         | Found(l, _) ->
@@ -42,7 +31,7 @@ module ListsDecide =
 
     let private pop dbi db k left (count: int64 voption) =
         match find db k, count with
-        | Wrong, _ -> reply Reply.wrongType
+        | WrongType, _ -> reply Reply.wrongType
         | Missing, ValueNone -> reply Reply.Nil
         | Missing, ValueSome _ -> reply Reply.NilArray
         | Found _, ValueSome 0L -> reply Reply.emptyArray
@@ -56,7 +45,7 @@ module ListsDecide =
 
     let private range db k start stop =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.emptyArray
         | Found(l, _) ->
             let struct (first, count) = ListIndex.range (PList.count l) start stop
@@ -64,7 +53,7 @@ module ListsDecide =
 
     let private index db k i =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.Nil
         | Found(l, _) ->
             match ListIndex.resolve (PList.count l) i with
@@ -73,7 +62,7 @@ module ListsDecide =
 
     let private lset dbi db k i v =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.noSuchKey
         | Found(l, _) ->
             match ListIndex.resolve (PList.count l) i with
@@ -82,7 +71,7 @@ module ListsDecide =
 
     let private rem dbi db k count v =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.zero
         | Found(l, _) ->
             let struct (_, removed) = ListOp.remove l count v
@@ -91,7 +80,7 @@ module ListsDecide =
 
     let private trim dbi db k start stop =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.ok
         | Found(l, _) ->
             let struct (_, count) = ListIndex.range (PList.count l) start stop
@@ -101,7 +90,7 @@ module ListsDecide =
 
     let private insert dbi db k before pivot v =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.zero
         | Found(l, _) ->
             match ListOp.indexOf pivot l with
@@ -112,7 +101,7 @@ module ListsDecide =
     /// maxLen elements.
     let private lpos db k (el: byte[]) (rank: int64) (count: int64 voption) (maxLen: int64) =
         match find db k with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false (if count.IsSome then Reply.emptyArray else Reply.Nil)
         | Found(l, _) ->
             let n = PList.count l
@@ -140,11 +129,11 @@ module ListsDecide =
     /// LMOVE and friends. The destination's type is checked before anything is popped.
     let private move dbi db src dst fromLeft toLeft (blocking: bool) =
         match find db src with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> if blocking then blocked else reply Reply.Nil
         | Found(l, _) ->
             match find db dst with
-            | Wrong -> reply Reply.wrongType
+            | WrongType -> reply Reply.wrongType
             | _ ->
                 let x = if fromLeft then PList.head l else PList.last l
                 write (Reply.Bulk x) [ op dbi (ListOp.Move(src, dst, fromLeft, toLeft)) ]
@@ -155,7 +144,7 @@ module ListsDecide =
             if i = keys.Length then Ok ValueNone
             else
                 match find db keys[i] with
-                | Wrong -> Error Reply.wrongType
+                | WrongType -> Error Reply.wrongType
                 | Missing -> go (i + 1)
                 | Found(l, _) -> Ok(ValueSome(struct (keys[i], l)))
 
@@ -185,7 +174,7 @@ module ListsDecide =
         | ListCommand.Pop(k, left, count) -> plain (pop dbi db k left count)
         | ListCommand.Len k ->
             match find db k with
-            | Wrong -> plain (reply Reply.wrongType)
+            | WrongType -> plain (reply Reply.wrongType)
             | Missing -> plain (read false Reply.zero)
             | Found(l, _) -> plain (read true (len l))
         | ListCommand.Range(k, s, e) -> plain (range db k s e)

@@ -8,20 +8,8 @@ open System.Collections.Generic
 module SetsDecide =
     open Outcome
 
-    /// What a set command finds at a key, without a closure or an allocation.
-    [<Struct>]
-    type private Found =
-        | Absent
-        | Present of set: ChampMap<unit>
-        | WrongType
-
-    let private find (db: Db) (key: byte[]) : Found =
-        match Db.tryFind key db with
-        | ValueNone -> Absent
-        | ValueSome e ->
-            match e.Value with
-            | Value.Set s -> Present s
-            | _ -> WrongType
+    let private find (db: Db) (key: byte[]) : Lookup<ChampMap<unit>> =
+        Lookup.find (fun v -> match v with Value.Set s -> ValueSome s | _ -> ValueNone) db key
 
     let private setOp (dbi: int) (op: SetOp) : Event = evt dbi (Op.Sets op)
 
@@ -135,8 +123,8 @@ module SetsDecide =
         let added =
             match find db k with
             | WrongType -> -1
-            | Absent -> countDistinct ms (fun _ -> true)
-            | Present s -> countDistinct ms (fun m -> not (Champ.containsKey m s))
+            | Missing -> countDistinct ms (fun _ -> true)
+            | Found(s, _) -> countDistinct ms (fun m -> not (Champ.containsKey m s))
 
         if added < 0 then reply Reply.wrongType
         elif added = 0 then reply Reply.zero
@@ -145,8 +133,8 @@ module SetsDecide =
     let private srem (dbi: int) (db: Db) (k: byte[]) (ms: byte[][]) =
         match find db k with
         | WrongType -> reply Reply.wrongType
-        | Absent -> reply Reply.zero
-        | Present s ->
+        | Missing -> reply Reply.zero
+        | Found(s, _) ->
             match countDistinct ms (fun m -> Champ.containsKey m s) with
             | 0 -> reply Reply.zero
             | removed -> write (Reply.Integer(int64 removed)) [ setOp dbi (SetOp.Rem(k, ms)) ]
@@ -154,40 +142,40 @@ module SetsDecide =
     let private smembers (db: Db) (k: byte[]) =
         match find db k with
         | WrongType -> reply Reply.wrongType
-        | Absent -> read false Reply.emptyArray
-        | Present s -> read true (bulks (membersOf s))
+        | Missing -> read false Reply.emptyArray
+        | Found(s, _) -> read true (bulks (membersOf s))
 
     let private sismember (db: Db) (k: byte[]) (m: byte[]) =
         match find db k with
         | WrongType -> reply Reply.wrongType
-        | Absent -> read false Reply.zero
-        | Present s -> read true (if Champ.containsKey m s then Reply.one else Reply.zero)
+        | Missing -> read false Reply.zero
+        | Found(s, _) -> read true (if Champ.containsKey m s then Reply.one else Reply.zero)
 
     let private smismember (db: Db) (k: byte[]) (ms: byte[][]) =
         match find db k with
         | WrongType -> reply Reply.wrongType
-        | Absent -> read false (Reply.Array(Array.create ms.Length Reply.zero))
-        | Present s -> read true (Reply.Array(ms |> Array.map (fun m -> if Champ.containsKey m s then Reply.one else Reply.zero)))
+        | Missing -> read false (Reply.Array(Array.create ms.Length Reply.zero))
+        | Found(s, _) -> read true (Reply.Array(ms |> Array.map (fun m -> if Champ.containsKey m s then Reply.one else Reply.zero)))
 
     let private scard (db: Db) (k: byte[]) =
         match find db k with
         | WrongType -> reply Reply.wrongType
-        | Absent -> read false Reply.zero
-        | Present s -> read true (Reply.Integer(int64 (Champ.count s)))
+        | Missing -> read false Reply.zero
+        | Found(s, _) -> read true (Reply.Integer(int64 (Champ.count s)))
 
     let private spop (ctx: Ctx) (dbi: int) (db: Db) (k: byte[]) (count: int64 voption) =
         match find db k, count with
         | WrongType, _ -> reply Reply.wrongType
-        | Absent, ValueNone -> reply Reply.Nil
-        | Absent, ValueSome _ -> reply Reply.emptyArray
-        | Present s, ValueNone ->
+        | Missing, ValueNone -> reply Reply.Nil
+        | Missing, ValueSome _ -> reply Reply.emptyArray
+        | Found(s, _), ValueNone ->
             let m = randomMember (firstDraw ctx.Random) s
             write (Reply.Bulk m) [ setOp dbi (SetOp.Rem(k, [| m |])) ]
-        | Present _, ValueSome 0L -> reply Reply.emptyArray
-        | Present s, ValueSome c when c >= int64 (Champ.count s) ->
+        | Found(_, _), ValueSome 0L -> reply Reply.emptyArray
+        | Found(s, _), ValueSome c when c >= int64 (Champ.count s) ->
             // The whole set: one DEL says it shortest, as Redis logs it too.
             write (bulks (membersOf s)) [ evt dbi (Op.Del [| k |]) ]
-        | Present s, ValueSome c ->
+        | Found(s, _), ValueSome c ->
             let chosen = sample (Draws ctx.Random) (int c) s
             write (bulks chosen) [ setOp dbi (SetOp.Rem(k, chosen)) ]
 
@@ -197,14 +185,14 @@ module SetsDecide =
     let private srandmember (ctx: Ctx) (db: Db) (k: byte[]) (count: int64 voption) =
         match find db k, count with
         | WrongType, _ -> reply Reply.wrongType
-        | Absent, ValueNone -> read false Reply.Nil
-        | Absent, ValueSome _ -> read false Reply.emptyArray
-        | Present s, ValueNone -> read true (Reply.Bulk(randomMember (firstDraw ctx.Random) s))
-        | Present _, ValueSome 0L -> read true Reply.emptyArray
-        | Present s, ValueSome c when c >= int64 (Champ.count s) -> read true (bulks (membersOf s))
-        | Present s, ValueSome c when c > 0L -> read true (bulks (sample (Draws ctx.Random) (int c) s))
-        | Present _, ValueSome c when -c > int64 Array.MaxLength -> reply tooManyDraws
-        | Present s, ValueSome c ->
+        | Missing, ValueNone -> read false Reply.Nil
+        | Missing, ValueSome _ -> read false Reply.emptyArray
+        | Found(s, _), ValueNone -> read true (Reply.Bulk(randomMember (firstDraw ctx.Random) s))
+        | Found(_, _), ValueSome 0L -> read true Reply.emptyArray
+        | Found(s, _), ValueSome c when c >= int64 (Champ.count s) -> read true (bulks (membersOf s))
+        | Found(s, _), ValueSome c when c > 0L -> read true (bulks (sample (Draws ctx.Random) (int c) s))
+        | Found(_, _), ValueSome c when -c > int64 Array.MaxLength -> reply tooManyDraws
+        | Found(s, _), ValueSome c ->
             // A negative count: that many independent draws, repeats allowed. A small set, or one drawn from
             // at least as often as it has members, is listed once and indexed: uniform and cheaper.
             let draws = Draws ctx.Random
@@ -219,9 +207,9 @@ module SetsDecide =
     let private smove (dbi: int) (db: Db) (src: byte[]) (dst: byte[]) (m: byte[]) =
         // Redis answers 0 for a missing source before it looks at the destination's type.
         match find db src with
-        | Absent -> reply Reply.zero
+        | Missing -> reply Reply.zero
         | WrongType -> reply Reply.wrongType
-        | Present s ->
+        | Found(s, _) ->
             match find db dst with
             | WrongType -> reply Reply.wrongType
             | _ when Bytes.equal src dst -> reply (if Champ.containsKey m s then Reply.one else Reply.zero)
@@ -238,10 +226,10 @@ module SetsDecide =
 
         while not wrong && i < keys.Length do
             match find db keys[i] with
-            | Present s ->
+            | Found(s, _) ->
                 sets[i] <- s
                 found <- found + 1
-            | Absent -> sets[i] <- Champ.empty
+            | Missing -> sets[i] <- Champ.empty
             | WrongType -> wrong <- true
 
             i <- i + 1
@@ -284,9 +272,9 @@ module SetsDecide =
     let private sscan (db: Db) (k: byte[]) (cursor: uint64) (options: Result<ScanOptions, Reply>) =
         match find db k, options with
         | WrongType, _ -> reply Reply.wrongType
-        | Absent, _ -> read false (Reply.Array [| Reply.Bulk zeroCursor; Reply.emptyArray |])
-        | Present _, Error e -> reply e
-        | Present s, Ok o ->
+        | Missing, _ -> read false (Reply.Array [| Reply.Bulk zeroCursor; Reply.emptyArray |])
+        | Found(_, _), Error e -> reply e
+        | Found(s, _), Ok o ->
             let wanted = Scan.matches o
 
             let struct (next, members) =

@@ -10,20 +10,8 @@ module SortedSetsDecide =
 
     let private nanScore = Reply.Error "ERR resulting score is not a number (NaN)"
 
-    /// What a command finds at its key.
-    [<Struct>]
-    type private Found =
-        | Missing
-        | Found of z: ZSet * expireAt: int64
-        | Wrong
-
-    let private find (db: Db) (key: byte[]) : Found =
-        match Db.tryFind key db with
-        | ValueNone -> Missing
-        | ValueSome e ->
-            match e.Value with
-            | Value.ZSet z -> Found(z, e.ExpireAt)
-            | _ -> Wrong
+    let private find (db: Db) (key: byte[]) : Lookup<ZSet> =
+        Lookup.find (fun v -> match v with Value.ZSet z -> ValueSome z | _ -> ValueNone) db key
 
     let private bulkScore (s: float) = Reply.Bulk(Score.format s)
 
@@ -62,7 +50,7 @@ module SortedSetsDecide =
         if scores |> Array.exists (fun s -> s.IsNone) then reply Reply.notFloat
         else
             match find db key with
-            | Wrong -> reply Reply.wrongType
+            | WrongType -> reply Reply.wrongType
             | Missing when f.Xx -> reply (if f.Incr then Reply.Nil else Reply.zero)
             | found ->
                 let original = match found with Found(z, _) -> z | _ -> ZSet.empty
@@ -129,7 +117,7 @@ module SortedSetsDecide =
 
     let private rem (dbi: int) (db: Db) (key: byte[]) (members: byte[][]) : Outcome =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.zero
         | Found(z, _) ->
             let mutable z = z
@@ -154,7 +142,7 @@ module SortedSetsDecide =
 
     let private remRangeByRank (dbi: int) (db: Db) key start stop =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.zero
         | Found(z, _) ->
             let struct (lo, hi) = rankWindow z.Count start stop
@@ -162,13 +150,13 @@ module SortedSetsDecide =
 
     let private remRangeByScore (dbi: int) (db: Db) key mn mx =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.zero
         | Found(z, _) -> removeRanks dbi key z (ZSet.scoreStart mn z) (ZSet.scoreStop mx z)
 
     let private remRangeByLex (dbi: int) (db: Db) key mn mx =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.zero
         | Found(z, _) -> removeRanks dbi key z (ZSet.lexStart mn z) (ZSet.lexStop mx z)
 
@@ -176,7 +164,7 @@ module SortedSetsDecide =
 
     let private score (db: Db) key m =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.Nil
         | Found(z, _) ->
             match ZSet.tryScore m z with
@@ -185,7 +173,7 @@ module SortedSetsDecide =
 
     let private mscore (db: Db) key (members: byte[][]) =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false (Reply.Array(Array.create members.Length Reply.Nil))
         | Found(z, _) ->
             let scoreOf m =
@@ -197,13 +185,13 @@ module SortedSetsDecide =
 
     let private card (db: Db) key =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.zero
         | Found(z, _) -> read true (Reply.Integer(int64 z.Count))
 
     let private countIn (db: Db) key (window: ZSet -> struct (int * int)) =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.zero
         | Found(z, _) ->
             let struct (lo, hi) = window z
@@ -211,7 +199,7 @@ module SortedSetsDecide =
 
     let private rank (db: Db) key m rev =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.Nil
         | Found(z, _) ->
             match ZSet.rank m z with
@@ -220,7 +208,7 @@ module SortedSetsDecide =
 
     let private range (db: Db) (q: ZRangeQuery) =
         match find db q.Key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.emptyArray
         | Found(z, _) -> read true (elements (ZAlgebra.select z q) q.WithScores)
 
@@ -236,7 +224,7 @@ module SortedSetsDecide =
 
     let private rangeStore (dbi: int) (db: Db) (dst: byte[]) (q: ZRangeQuery) =
         match find db q.Key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> storeResult dbi db dst [||]
         | Found(z, _) -> storeResult dbi db dst (ZAlgebra.select z q)
 
@@ -264,7 +252,7 @@ module SortedSetsDecide =
 
     let private pop (dbi: int) (db: Db) key max (count: int64 voption) =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.emptyArray
         | Found(z, _) ->
             let n = match count with ValueSome c -> int (min c (int64 Int32.MaxValue)) | ValueNone -> 1
@@ -279,7 +267,7 @@ module SortedSetsDecide =
             if i >= keys.Length then blocked
             else
                 match find db keys[i] with
-                | Wrong -> reply Reply.wrongType
+                | WrongType -> reply Reply.wrongType
                 | Missing -> go (i + 1)
                 | Found(z, _) ->
                     let struct (m, s) = (popped z max 1)[0]
@@ -292,7 +280,7 @@ module SortedSetsDecide =
             if i >= keys.Length then (if blocking then blocked else reply Reply.NilArray)
             else
                 match find db keys[i] with
-                | Wrong -> reply Reply.wrongType
+                | WrongType -> reply Reply.wrongType
                 | Missing -> go (i + 1)
                 | Found(z, _) ->
                     let items = popped z max (int (min count (int64 z.Count)))
@@ -328,7 +316,7 @@ module SortedSetsDecide =
 
     let private randMember (ctx: Ctx) (db: Db) key (count: int64 voption) withScores =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false (if count.IsSome then Reply.emptyArray else Reply.Nil)
         | Found(z, _) ->
             let n = z.Count
@@ -376,7 +364,7 @@ module SortedSetsDecide =
 
     let private scan (db: Db) key (cursor: uint64) (options: byte[][]) =
         match find db key with
-        | Wrong -> reply Reply.wrongType
+        | WrongType -> reply Reply.wrongType
         | Missing -> read false (Reply.Array [| Reply.Bulk "0"B; Reply.emptyArray |])
         | Found(z, _) ->
             match Scan.options options 0 with
