@@ -38,31 +38,60 @@ type Op =
 type Event = { Db: int; Op: Op }
 
 module Event =
-    // Command names are encoded once: a rewrite writes one per key.
-    let private names = System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>()
-    let private b (s: string) = names.GetOrAdd(s, Bytes.ofString)
+    // Command names are encoded once: a rewrite writes one per key, the log one per write.
+    let private append' = "APPEND"B
+    let private copy' = "COPY"B
+    let private db' = "DB"B
+    let private del' = "DEL"B
+    let private flushall' = "FLUSHALL"B
+    let private flushdb' = "FLUSHDB"B
+    let private incrby' = "INCRBY"B
+    let private keepttl' = "KEEPTTL"B
+    let private move' = "MOVE"B
+    let private mset' = "MSET"B
+    let private persist' = "PERSIST"B
+    let private pexpireat' = "PEXPIREAT"B
+    let private pxat' = "PXAT"B
+    let private rename' = "RENAME"B
+    let private replace' = "REPLACE"B
+    let private set' = "SET"B
+    let private setrange' = "SETRANGE"B
+    let private swapdb' = "SWAPDB"B
     let private n (x: int64) = Num.formatInt64 x
 
     /// The RESP command that records this op in an AOF.
     let toArgs (op: Op) : byte[][] =
         match op with
-        | Op.Set(k, v, TtlChange.Clear) -> [| b "SET"; k; v |]
-        | Op.Set(k, v, TtlChange.Keep) -> [| b "SET"; k; v; b "KEEPTTL" |]
-        | Op.Set(k, v, TtlChange.At at) -> [| b "SET"; k; v; b "PXAT"; n at |]
-        | Op.MSet ps -> Array.append [| b "MSET" |] (ps |> Array.collect (fun (k, v) -> [| k; v |]))
-        | Op.Del ks -> Array.append [| b "DEL" |] ks
-        | Op.Append(k, v) -> [| b "APPEND"; k; v |]
-        | Op.SetRange(k, off, v) -> [| b "SETRANGE"; k; n off; v |]
-        | Op.IncrBy(k, by) -> [| b "INCRBY"; k; n by |]
-        | Op.PExpireAt(k, at) -> [| b "PEXPIREAT"; k; n at |]
-        | Op.Persist k -> [| b "PERSIST"; k |]
-        | Op.Rename(s, d) -> [| b "RENAME"; s; d |]
-        | Op.Move(k, db) -> [| b "MOVE"; k; n (int64 db) |]
-        | Op.Copy(s, d, db, false) -> [| b "COPY"; s; d; b "DB"; n (int64 db) |]
-        | Op.Copy(s, d, db, true) -> [| b "COPY"; s; d; b "DB"; n (int64 db); b "REPLACE" |]
-        | Op.FlushDb -> [| b "FLUSHDB" |]
-        | Op.FlushAll -> [| b "FLUSHALL" |]
-        | Op.SwapDb(x, y) -> [| b "SWAPDB"; n (int64 x); n (int64 y) |]
+        | Op.Set(k, v, TtlChange.Clear) -> [| set'; k; v |]
+        | Op.Set(k, v, TtlChange.Keep) -> [| set'; k; v; keepttl' |]
+        | Op.Set(k, v, TtlChange.At at) -> [| set'; k; v; pxat'; n at |]
+        | Op.MSet ps ->
+            let args = Array.zeroCreate (1 + 2 * ps.Length)
+            args[0] <- mset'
+
+            for i in 0 .. ps.Length - 1 do
+                let k, v = ps[i]
+                args[1 + 2 * i] <- k
+                args[2 + 2 * i] <- v
+
+            args
+        | Op.Del ks ->
+            let args = Array.zeroCreate (1 + ks.Length)
+            args[0] <- del'
+            Array.blit ks 0 args 1 ks.Length
+            args
+        | Op.Append(k, v) -> [| append'; k; v |]
+        | Op.SetRange(k, off, v) -> [| setrange'; k; n off; v |]
+        | Op.IncrBy(k, by) -> [| incrby'; k; n by |]
+        | Op.PExpireAt(k, at) -> [| pexpireat'; k; n at |]
+        | Op.Persist k -> [| persist'; k |]
+        | Op.Rename(s, d) -> [| rename'; s; d |]
+        | Op.Move(k, db) -> [| move'; k; n (int64 db) |]
+        | Op.Copy(s, d, db, false) -> [| copy'; s; d; db'; n (int64 db) |]
+        | Op.Copy(s, d, db, true) -> [| copy'; s; d; db'; n (int64 db); replace' |]
+        | Op.FlushDb -> [| flushdb' |]
+        | Op.FlushAll -> [| flushall' |]
+        | Op.SwapDb(x, y) -> [| swapdb'; n (int64 x); n (int64 y) |]
         | Op.Lists op -> ListOp.toArgs op
         | Op.Hashes op -> HashOp.toArgs op
         | Op.Sets op -> SetOp.toArgs op

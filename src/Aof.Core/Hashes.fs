@@ -116,8 +116,11 @@ module HashCommand =
         | HashCommand.HScan(k, _, _) -> [| k |]
 
 module HashOp =
-    let private name = System.Collections.Concurrent.ConcurrentDictionary<string, byte[]>()
-    let private b (s: string) = name.GetOrAdd(s, Bytes.ofString)
+    // Command names are encoded once.
+    let private hset = "HSET"B
+    let private hdel = "HDEL"B
+    let private hsetnx = "HSETNX"B
+    let private hincrby = "HINCRBY"B
 
     /// Redis writes at most this many field-value pairs per command when it rewrites a hash
     /// (AOF_REWRITE_ITEMS_PER_CMD, which counts a pair as one item).
@@ -129,7 +132,7 @@ module HashOp =
         match op with
         | HashOp.HSet(k, pairs) ->
             let args = Array.zeroCreate (2 + 2 * pairs.Length)
-            args[0] <- b "HSET"
+            args[0] <- hset
             args[1] <- k
 
             for i in 0 .. pairs.Length - 1 do
@@ -138,9 +141,9 @@ module HashOp =
                 args[3 + 2 * i] <- v
 
             args
-        | HashOp.HDel(k, fields) -> Array.append [| b "HDEL"; k |] fields
-        | HashOp.HSetNx(k, f, v) -> [| b "HSETNX"; k; f; v |]
-        | HashOp.HIncrBy(k, f, by) -> [| b "HINCRBY"; k; f; Num.formatInt64 by |]
+        | HashOp.HDel(k, fields) -> Array.append [| hdel; k |] fields
+        | HashOp.HSetNx(k, f, v) -> [| hsetnx; k; f; v |]
+        | HashOp.HIncrBy(k, f, by) -> [| hincrby; k; f; Num.formatInt64 by |]
 
     /// Reads back a logged command whose lower-cased name is `name`; ValueNone when it is not a hash command.
     /// HMSET is HSET's older spelling, which Redis's own AOF (and its rewrite) uses.

@@ -225,24 +225,46 @@ module ListCommand =
         | _ -> ValueNone
 
 module ListOp =
-    let private b (s: string) = Bytes.ofString s
+    // Command names are encoded once: every logged push writes one.
+    let private lpush = "LPUSH"B
+    let private rpush = "RPUSH"B
+    let private lpushx = "LPUSHX"B
+    let private rpushx = "RPUSHX"B
+    let private lpop = "LPOP"B
+    let private rpop = "RPOP"B
+    let private lset = "LSET"B
+    let private lrem = "LREM"B
+    let private ltrim = "LTRIM"B
+    let private linsert = "LINSERT"B
+    let private lmove = "LMOVE"B
+    let private before' = "BEFORE"B
+    let private after' = "AFTER"B
+    let private left' = "LEFT"B
+    let private right' = "RIGHT"B
     let private n (x: int64) = Num.formatInt64 x
-    let private side (left: bool) = if left then b "LEFT" else b "RIGHT"
+    let private side (left: bool) = if left then left' else right'
 
     /// The RESP command that records the op.
     let toArgs (op: ListOp) : byte[][] =
         match op with
         | ListOp.Push(k, vs, left, x) ->
-            let name = (if left then "LPUSH" else "RPUSH") + (if x then "X" else "")
-            Array.append [| b name; k |] vs
+            let args = Array.zeroCreate (vs.Length + 2)
+            args[0] <- (match left, x with
+                        | true, false -> lpush
+                        | false, false -> rpush
+                        | true, true -> lpushx
+                        | false, true -> rpushx)
+            args[1] <- k
+            Array.blit vs 0 args 2 vs.Length
+            args
         // A single pop is written as Redis writes it: LPOP key.
-        | ListOp.Pop(k, 1L, left) -> [| b (if left then "LPOP" else "RPOP"); k |]
-        | ListOp.Pop(k, c, left) -> [| b (if left then "LPOP" else "RPOP"); k; n c |]
-        | ListOp.Set(k, i, v) -> [| b "LSET"; k; n i; v |]
-        | ListOp.Rem(k, c, v) -> [| b "LREM"; k; n c; v |]
-        | ListOp.Trim(k, s, e) -> [| b "LTRIM"; k; n s; n e |]
-        | ListOp.Insert(k, before, p, v) -> [| b "LINSERT"; k; b (if before then "BEFORE" else "AFTER"); p; v |]
-        | ListOp.Move(s, d, f, t) -> [| b "LMOVE"; s; d; side f; side t |]
+        | ListOp.Pop(k, 1L, left) -> [| (if left then lpop else rpop); k |]
+        | ListOp.Pop(k, c, left) -> [| (if left then lpop else rpop); k; n c |]
+        | ListOp.Set(k, i, v) -> [| lset; k; n i; v |]
+        | ListOp.Rem(k, c, v) -> [| lrem; k; n c; v |]
+        | ListOp.Trim(k, s, e) -> [| ltrim; k; n s; n e |]
+        | ListOp.Insert(k, before, p, v) -> [| linsert; k; (if before then before' else after'); p; v |]
+        | ListOp.Move(s, d, f, t) -> [| lmove; s; d; side f; side t |]
 
     let private side' (x: byte[]) =
         if Bytes.eqLower "left" x then Ok true

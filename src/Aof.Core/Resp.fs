@@ -384,6 +384,7 @@ module RespWriter =
     let private crlf = "\r\n"B
     let private nilBulk = "$-1\r\n"B
     let private nilArray = "*-1\r\n"B
+    let private ok = "+OK\r\n"B
 
     let private writeHeaderInto (span: Span<byte>, prefix: byte, value: int64) : int =
         span[0] <- prefix
@@ -442,6 +443,8 @@ module RespWriter =
     // Null payloads can only come from C# callers; sending them as RESP nulls keeps the stream well-formed.
     let rec write (output: IBufferWriter<byte>) (reply: Reply) : unit =
         match reply with
+        // The most frequent reply of all, sent without encoding its text each time.
+        | Reply.Simple "OK" -> writeRaw (output, ReadOnlySpan<byte>(ok))
         | Reply.Simple text -> writeLine output '+'B text
         | Reply.Error text -> writeLine output '-'B text
         | Reply.Integer n -> writeHeader output ':'B n
@@ -456,12 +459,45 @@ module RespWriter =
                 write output item
         | Reply.NilArray -> writeRaw (output, ReadOnlySpan<byte>(nilArray))
 
-    /// A client request as an array of bulk strings: how commands are written to an AOF.
-    let writeCommand (output: IBufferWriter<byte>) (args: byte[][]) : unit =
-        writeHeader output '*'B (int64 args.Length)
+    /// Decimal digits of a non-negative length.
+    let private digits (n: int) =
+        let mutable d = 1
+        let mutable rest = n
 
-        for arg in args do
-            writeBulk output arg
+        while rest >= 10 do
+            rest <- rest / 10
+            d <- d + 1
+
+        d
+
+    /// A client request as an array of bulk strings: how commands are written to an AOF. A command of
+    /// small arguments (nearly every logged write) goes out through one span.
+    let writeCommand (output: IBufferWriter<byte>) (args: byte[][]) : unit =
+        let mutable size = 3 + digits args.Length
+        let mutable small = args.Length <= 64
+
+        if small then
+            for arg in args do
+                size <- size + 5 + digits arg.Length + arg.Length
+                if arg.Length > InlinePayload then small <- false
+
+        if small then
+            let span = output.GetSpan size
+            let mutable at = writeHeaderInto (span, '*'B, int64 args.Length)
+
+            for arg in args do
+                at <- at + writeHeaderInto (span.Slice at, '$'B, int64 arg.Length)
+                arg.AsSpan().CopyTo(span.Slice at)
+                span[at + arg.Length] <- '\r'B
+                span[at + arg.Length + 1] <- '\n'B
+                at <- at + arg.Length + 2
+
+            output.Advance at
+        else
+            writeHeader output '*'B (int64 args.Length)
+
+            for arg in args do
+                writeBulk output arg
 
 /// Whole-buffer conveniences for tests and tools; the server writes into its connection buffers instead.
 module Resp =
