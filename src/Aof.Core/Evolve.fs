@@ -30,8 +30,8 @@ module Evolve =
                     | ValueNone -> Expiry.none
 
             Db.set k (Entry(Value.Str v, expireAt)) db
-        | Op.MSet ps -> ps |> Array.fold (fun d (k, v) -> Db.set k (Entry(Value.Str v, Expiry.none)) d) db
-        | Op.Del ks -> ks |> Array.fold (fun d k -> Db.remove k d) db
+        | Op.MSet ps -> Db.setStrings ps db
+        | Op.Del ks -> Db.removeMany ks db
         | Op.Append(k, v) ->
             match Db.tryFind k db with
             | ValueSome e -> Db.set k (Entry(Value.Str(Array.append (strOf e) v), e.ExpireAt)) db

@@ -112,6 +112,36 @@ module Db =
         { Keys = Champ.remove key db.Keys
           Expires = if Champ.isEmpty db.Expires then db.Expires else Champ.remove key db.Expires }
 
+    /// Sets several keys to strings without a TTL (MSET) through a transient, so the paths they share are
+    /// copied once instead of once per key.
+    let setStrings (pairs: (byte[] * byte[])[]) (db: Db) : Db =
+        if pairs.Length = 1 then
+            let k, v = pairs[0]
+            set k (Entry(Value.Str v, Expiry.none)) db
+        else
+            let keys = Champ.toTransient db.Keys
+            let mutable expires = db.Expires
+
+            for k, v in pairs do
+                keys.Set(k, Entry(Value.Str v, Expiry.none))
+                if not (Champ.isEmpty expires) then expires <- Champ.remove k expires
+
+            { Keys = keys.Persist(); Expires = expires }
+
+    /// Removes several keys (DEL, UNLINK) through a transient.
+    let removeMany (keys: byte[][]) (db: Db) : Db =
+        if keys.Length = 1 then
+            remove keys[0] db
+        else
+            let t = Champ.toTransient db.Keys
+            let mutable expires = db.Expires
+
+            for k in keys do
+                t.Remove k
+                if not (Champ.isEmpty expires) then expires <- Champ.remove k expires
+
+            { Keys = t.Persist(); Expires = expires }
+
 module Keyspace =
     let defaultDatabases = 16
     let create (databases: int) : Keyspace = { Dbs = Array.create databases Db.empty }
