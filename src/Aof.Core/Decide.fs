@@ -29,7 +29,7 @@ module Decide =
     /// Lazy expiry: keys this command touches that are past their time are deleted first, each recorded
     /// as a DEL, so the command itself sees them as absent.
     let purge (now: int64) (dbi: int) (keys: byte[][]) (ks: Keyspace) : struct (Keyspace * Event list * int) =
-        let db = ks.Dbs[dbi]
+        let db = Keyspace.db dbi ks
 
         if Champ.isEmpty db.Expires || keys.Length = 0 then
             struct (ks, [], 0)
@@ -166,7 +166,7 @@ module Decide =
         let n = Keyspace.databases ks
 
         if a >= n || b >= n then reply Reply.dbIndexOutOfRange
-        elif a = b || (Db.size ks.Dbs[a] = 0 && Db.size ks.Dbs[b] = 0) then reply Reply.ok
+        elif a = b || (Db.size (Keyspace.db a ks) = 0 && Db.size (Keyspace.db b ks) = 0) then reply Reply.ok
         else write Reply.ok [ evt dbi (Op.SwapDb(a, b)) ]
 
     let private get (db: Db) (k: byte[]) =
@@ -383,7 +383,7 @@ module Decide =
         else
             let struct (ks2, dstEvs, n) = purge ctx.Now toDb [| k |] ks
 
-            if Champ.containsKey k ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
+            if Champ.containsKey k (Keyspace.db toDb ks2).Keys then struct (write Reply.zero dstEvs, n)
             else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Move(k, toDb)) ]), n)
 
     let private copy (ctx: Ctx) (ks: Keyspace) (dbi: int) (db: Db) s d (toDb: int voption) (replace: bool) : struct (Outcome * int) =
@@ -398,7 +398,7 @@ module Decide =
         else
             let struct (ks2, dstEvs, n) = if toDb = dbi then struct (ks, [], 0) else purge ctx.Now toDb [| d |] ks
 
-            if not replace && Champ.containsKey d ks2.Dbs[toDb].Keys then struct (write Reply.zero dstEvs, n)
+            if not replace && Champ.containsKey d (Keyspace.db toDb ks2).Keys then struct (write Reply.zero dstEvs, n)
             else struct (write Reply.one (dstEvs @ [ evt dbi (Op.Copy(s, d, toDb, replace)) ]), n)
 
     let private ttl (ctx: Ctx) (db: Db) k (unit: TimeUnit) (absolute: bool) =
@@ -449,7 +449,7 @@ module Decide =
 
     /// The body of each command, on a keyspace where the keys it touches are already purged.
     let private run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : struct (Outcome * int) =
-        let db = ks.Dbs[dbi]
+        let db = Keyspace.db dbi ks
 
         match cmd with
         | Command.Get k -> plain (get db k)
@@ -499,7 +499,7 @@ module Decide =
     let decide (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: Command) : Decision =
         let struct (purged, expiredEvs, expiredN) =
             // Most datasets have no TTLs at all: then there is nothing to look for, or to allocate.
-            if Champ.isEmpty ks.Dbs[dbi].Expires then struct (ks, [], 0)
+            if Champ.isEmpty (Keyspace.db dbi ks).Expires then struct (ks, [], 0)
             else purge ctx.Now dbi (Command.keys cmd) ks
         let struct (o, moreExpired) = run ctx purged dbi cmd
 

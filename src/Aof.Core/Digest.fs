@@ -125,8 +125,8 @@ module Digest =
         let key = Array.zeroCreate<byte> Size
         let dbId = Array.zeroCreate<byte> 4
 
-        for j in 0 .. ks.Dbs.Length - 1 do
-            let db = ks.Dbs[j]
+        for j in 0 .. (Keyspace.databases ks) - 1 do
+            let db = Keyspace.db j ks
 
             if not (Champ.isEmpty db.Keys) then
                 dbId[0] <- byte (j >>> 24)

@@ -81,23 +81,23 @@ module Evolve =
         match ev.Op with
         | Op.FlushAll -> Keyspace.create (Keyspace.databases ks)
         | Op.SwapDb(a, b) ->
-            let dbs = Array.copy ks.Dbs
-            dbs[a] <- ks.Dbs[b]
-            dbs[b] <- ks.Dbs[a]
-            { Dbs = dbs }
+            let dbs = ks.Dbs
+            dbs[a] <- Keyspace.db b ks
+            dbs[b] <- Keyspace.db a ks
+            Keyspace.ofArray dbs
         | Op.Move(k, toDb) ->
-            match Db.tryFind k ks.Dbs[ev.Db] with
+            match Db.tryFind k (Keyspace.db ev.Db ks) with
             | ValueSome e when toDb <> ev.Db ->
-                let dbs = Array.copy ks.Dbs
+                let dbs = ks.Dbs
                 dbs[ev.Db] <- Db.remove k dbs[ev.Db]
                 dbs[toDb] <- Db.set k (Entry(rewrap e.Value, e.ExpireAt)) dbs[toDb]
-                { Dbs = dbs }
+                Keyspace.ofArray dbs
             | _ -> ks
         | Op.Copy(s, d, toDb, _) ->
-            match Db.tryFind s ks.Dbs[ev.Db] with
-            | ValueSome e -> Keyspace.withDb toDb (Db.set d (Entry(rewrap e.Value, e.ExpireAt)) ks.Dbs[toDb]) ks
+            match Db.tryFind s (Keyspace.db ev.Db ks) with
+            | ValueSome e -> Keyspace.withDb toDb (Db.set d (Entry(rewrap e.Value, e.ExpireAt)) (Keyspace.db toDb ks)) ks
             | ValueNone -> ks
-        | op -> Keyspace.withDb ev.Db (applyInDb op ks.Dbs[ev.Db]) ks
+        | op -> Keyspace.withDb ev.Db (applyInDb op (Keyspace.db ev.Db ks)) ks
 
     /// Replay: the state is the fold of its facts.
     let replay (state: Keyspace) (events: Event seq) : Keyspace = Seq.fold apply state events
@@ -109,19 +109,19 @@ module Evolve =
     [<Sealed>]
     type BulkFold(initial: Keyspace) =
         let mutable ks = initial
-        let keys: ChampTransient<Entry>[] = Array.zeroCreate initial.Dbs.Length
-        let expires: ChampTransient<int64>[] = Array.zeroCreate initial.Dbs.Length
+        let keys: ChampTransient<Entry>[] = Array.zeroCreate (Keyspace.databases initial)
+        let expires: ChampTransient<int64>[] = Array.zeroCreate (Keyspace.databases initial)
         let mutable open' = false
 
         let ensure (dbi: int) =
             if isNull (box keys[dbi]) then
-                keys[dbi] <- Champ.toTransient ks.Dbs[dbi].Keys
-                expires[dbi] <- Champ.toTransient ks.Dbs[dbi].Expires
+                keys[dbi] <- Champ.toTransient (Keyspace.db dbi ks).Keys
+                expires[dbi] <- Champ.toTransient (Keyspace.db dbi ks).Expires
                 open' <- true
 
         let freeze () =
             if open' then
-                let dbs = Array.copy ks.Dbs
+                let dbs = ks.Dbs
 
                 for i in 0 .. dbs.Length - 1 do
                     if not (isNull (box keys[i])) then
@@ -129,7 +129,7 @@ module Evolve =
                         keys[i] <- Unchecked.defaultof<_>
                         expires[i] <- Unchecked.defaultof<_>
 
-                ks <- { Dbs = dbs }
+                ks <- Keyspace.ofArray dbs
                 open' <- false
 
         member _.Add(ev: Event) : unit =

@@ -12,8 +12,8 @@ module Expire =
         let mutable r = rnd
         let mutable evs = []
 
-        for dbi in 0 .. ks.Dbs.Length - 1 do
-            let mutable db = ks.Dbs[dbi]
+        for dbi in 0 .. (Keyspace.databases ks) - 1 do
+            let mutable db = Keyspace.db dbi ks
             let mutable rounds = 0
             let mutable go = not (Champ.isEmpty db.Expires)
 

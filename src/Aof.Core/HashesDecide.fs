@@ -281,7 +281,7 @@ module HashesDecide =
                 read true (Reply.Array [| Reply.Bulk(Num.formatInt64 (int64 nextCursor)); Reply.Array(out.ToArray()) |])
 
     let run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: HashCommand) : struct (Outcome * int) =
-        let db = ks.Dbs[dbi]
+        let db = Keyspace.db dbi ks
 
         match cmd with
         | HashCommand.HSet(k, pairs, replyOk) -> plain (hset dbi db k pairs replyOk)

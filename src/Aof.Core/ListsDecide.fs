@@ -167,7 +167,7 @@ module ListsDecide =
             write (Reply.Array [| Reply.Bulk k; Reply.Bulk x |]) [ op dbi (ListOp.Pop(k, 1L, left)) ]
 
     let run (_ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: ListCommand) : struct (Outcome * int) =
-        let db = ks.Dbs[dbi]
+        let db = Keyspace.db dbi ks
 
         match cmd with
         | ListCommand.Push(k, vs, left, x) -> plain (push dbi db k vs left x)

@@ -22,8 +22,8 @@ module Rewrite =
     /// events; replaying them on an empty keyspace rebuilds `ks`.
     let project (now: int64) (ks: Keyspace) : Event seq =
         seq {
-            for dbi in 0 .. ks.Dbs.Length - 1 do
-                let db = ks.Dbs[dbi]
+            for dbi in 0 .. (Keyspace.databases ks) - 1 do
+                let db = Keyspace.db dbi ks
 
                 if Db.size db > 0 then
                     for (k, e) in Champ.toSeq db.Keys do

@@ -287,7 +287,7 @@ module SetsDecide =
             read true (Reply.Array [| Reply.Bulk next; bulks members |])
 
     let run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: SetCommand) : struct (Outcome * int) =
-        let db = ks.Dbs[dbi]
+        let db = Keyspace.db dbi ks
 
         match cmd with
         | SetCommand.Add(k, ms) -> plain (sadd dbi db k ms)

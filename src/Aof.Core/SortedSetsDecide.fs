@@ -390,7 +390,7 @@ module SortedSetsDecide =
                 read true (Reply.Array [| Reply.Bulk(Num.formatInt64 (int64 nextCursor)); Reply.Array(out.ToArray()) |])
 
     let run (ctx: Ctx) (ks: Keyspace) (dbi: int) (cmd: ZSetCommand) : struct (Outcome * int) =
-        let db = ks.Dbs[dbi]
+        let db = Keyspace.db dbi ks
 
         match cmd with
         | ZSetCommand.Add(k, f, pairs) -> plain (add dbi db k f pairs)

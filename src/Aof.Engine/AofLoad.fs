@@ -93,7 +93,7 @@ module AofLoad =
 
                 if args.Length = 2 && Bytes.eqLower "select" name then
                     match Num.tryParseInt64 args[1] with
-                    | ValueSome n when n >= 0L && n < int64 ks.Dbs.Length -> db <- int n
+                    | ValueSome n when n >= 0L && n < int64 (Keyspace.databases ks) -> db <- int n
                     | _ -> fatal <- Some(sprintf "Bad file format reading the append only file %s: invalid SELECT at offset %d" (Path.GetFileName path) at)
                 elif Bytes.eqLower "multi" name then
                     inTx <- true

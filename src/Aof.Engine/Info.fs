@@ -125,8 +125,8 @@ module Info =
             [ "used_cpu_sys", sprintf "%.6f" proc.PrivilegedProcessorTime.TotalSeconds
               "used_cpu_user", sprintf "%.6f" proc.UserProcessorTime.TotalSeconds ]
         | "keyspace" ->
-            [ for d in 0 .. i.Keyspace.Dbs.Length - 1 do
-                  let db = i.Keyspace.Dbs[d]
+            [ for d in 0 .. (Keyspace.databases i.Keyspace) - 1 do
+                  let db = Keyspace.db d i.Keyspace
 
                   if Db.size db > 0 then
                       sprintf "db%d" d, sprintf "keys=%d,expires=%d,avg_ttl=0" (Db.size db) (Champ.count db.Expires) ]

@@ -165,7 +165,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         let mutable changed = false
 
         for w in session.Watched do
-            let current = Champ.tryFind w.WKey keyspace.Dbs[w.WDb].Keys
+            let current = Champ.tryFind w.WKey (Keyspace.db w.WDb keyspace).Keys
 
             if not (Entry.sameWrite current w.WEntry) then
                 changed <- true
@@ -218,7 +218,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             // Redis answers both with status replies (+<40 hex digits>), not bulk strings.
             | Debug.Digest -> Reply.Simple(Digest.dataset keyspace)
             | Debug.DigestValue keys ->
-                Reply.Array [| for k in keys -> Reply.Simple(Digest.value (Champ.tryFind k keyspace.Dbs[session.Db].Keys)) |]
+                Reply.Array [| for k in keys -> Reply.Simple(Digest.value (Champ.tryFind k (Keyspace.db session.Db keyspace).Keys)) |]
             | Debug.Sleep seconds ->
                 // Redis sleeps in its only thread: everyone waits, which is what tests use it for.
                 Thread.Sleep(TimeSpan.FromSeconds seconds)
@@ -306,7 +306,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 Reply.Error "ERR WATCH inside MULTI is not allowed"
             else
                 for k in keys do
-                    let e = Champ.tryFind k keyspace.Dbs[session.Db].Keys
+                    let e = Champ.tryFind k (Keyspace.db session.Db keyspace).Keys
 
                     session.Watched.Add
                         { WDb = session.Db
