@@ -179,7 +179,11 @@ module Decide =
         match absoluteMs ctx.Now spec with
         | ValueNone -> reply (invalidExpire "set")
         | ValueSome at ->
-            let current = Db.tryFind k db
+            // A plain SET needs nothing from the key it overwrites: no lookup (and no hashing) for it.
+            let current =
+                match cond with
+                | Condition.Always when not get -> ValueNone
+                | _ -> Db.tryFind k db
 
             let old =
                 match current with

@@ -9,53 +9,63 @@ open Aof.Core
 
 /// Keys engineered to share a full 32-bit `Bytes.hash`, so collision nodes get exercised.
 ///
-/// `Bytes.hash` is FNV-1a followed by a bijective mixer, so two keys collide exactly when their FNV states
-/// do. A birthday search finds two short strings taking one FNV state to the same next state; chaining
-/// `depth` such pairs gives 2^depth keys with one state. Appending a common suffix keeps them colliding
-/// (each suffix giving another family with another hash).
+/// `Bytes.hash` folds 8-byte words into a 64-bit state (seeded with the key's length) by a round that can be
+/// inverted for the word: given the state before and the state wanted after, one word gets there. So a
+/// piece of two words (a random one, then the solved one) takes the state anywhere, and two such pieces
+/// with one target are interchangeable; three levels of two pieces give 2^3 keys of equal length with one
+/// final state. Anything appended after them keeps them colliding (each suffix another family).
 module Collisions =
-    let private step (state: uint32) (bytes: byte[]) =
-        let mutable h = state
+    let private p1 = 0xC2B2AE3D27D4EB4FUL
+    let private p2 = 0x9E3779B185EBCA87UL
+    let private c = 0x85EBCA77C2B2AE63UL
+    let private rotl (x: uint64) (r: int) = (x <<< r) ||| (x >>> (64 - r))
+    let private rotr (x: uint64) (r: int) = (x >>> r) ||| (x <<< (64 - r))
 
-        for b in bytes do
-            h <- (h ^^^ uint32 b) * 16777619u
+    /// The multiplicative inverse of an odd number modulo 2^64 (Newton's iteration).
+    let private inverse (a: uint64) =
+        let mutable x = a
 
-        h
+        for _ in 1..6 do
+            x <- x * (2UL - a * x)
 
-    let private pairFrom (state: uint32) (tag: byte) : byte[] * byte[] =
-        // Random pieces: FNV-1a is injective on very short inputs, so counting through them finds nothing.
-        let rng = Random(int tag)
-        let seen = Dictionary<uint32, byte[]>()
-        let mutable found = None
+        x
 
-        while found.IsNone do
-            let s = Array.zeroCreate<byte> 8
-            rng.NextBytes s
-            s[0] <- tag
-            let h = step state s
+    /// One word's round, as `Bytes.hash` does it.
+    let private round (h: uint64) (w: uint64) = rotl (h ^^^ (rotl (w * p1) 31 * p2)) 27 * p2 + c
 
-            match seen.TryGetValue h with
-            | true, other when other <> s -> found <- Some(other, s)
-            | _ -> seen[h] <- s
+    /// The word that takes state `h` to `target`.
+    let private solve (h: uint64) (target: uint64) =
+        let mixed = rotr ((target - c) * inverse p2) 27 ^^^ h
+        rotr (mixed * inverse p2) 31 * inverse p1
 
-        found.Value
+    let private word (w: uint64) =
+        let b = Array.zeroCreate<byte> 8
+        Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(), w)
+        b
 
-    let private family (depth: int) : byte[] list =
-        let mutable state = 2166136261u
+    /// Eight keys of 48 bytes that reach one state, for keys `totalLength` long (the length seeds the state).
+    let private family (totalLength: int) : byte[] list =
+        let rng = Random(7)
+        let mutable state = 0x27D4EB2F165667C5UL ^^^ uint64 totalLength
         let mutable keys = [ [||] ]
 
-        for level in 1..depth do
-            let a, b = pairFrom state (byte (96 + level))
-            state <- step state a
-            keys <- [ for k in keys do for piece in [ a; b ] -> Array.append k piece ]
+        for _ in 1..3 do
+            let target = uint64 (rng.NextInt64())
+
+            let piece () =
+                let x = uint64 (rng.NextInt64())
+                Array.append (word x) (word (solve (round state x) target))
+
+            let a, b = piece (), piece ()
+            state <- target
+            keys <- [ for k in keys do for p in [ a; b ] -> Array.append k p ]
 
         keys
 
-    /// Eight keys with one hash.
-    let base8: Lazy<byte[] list> = lazy (family 3)
-
+    /// Eight keys with one hash, each ending in `suffix`.
     let withSuffix (suffix: string) : byte[] list =
-        base8.Value |> List.map (fun k -> Array.append k (Bytes.ofString suffix))
+        let s = Bytes.ofString suffix
+        family (48 + s.Length) |> List.map (fun k -> Array.append k s)
 
 /// Keys chosen to share the low 25 hash bits (five trie levels) without colliding fully.
 let private deepPairs: Lazy<byte[] list> =
