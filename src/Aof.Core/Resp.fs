@@ -45,6 +45,12 @@ type RespReader =
     /// PROTO_INLINE_MAX_SIZE: how many bytes Redis buffers while waiting for a line end before giving up.
     static member MaxLineLength = 64 * 1024
 
+    /// Bulk positions remembered per command while it is validated (per thread: each socket thread reads).
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private scratch: int[]
+
+    static member private Remembered = 64
+
     /// Redis's string2ll: optional '-', then no leading zeros (a lone "0" excepted), no '+', no spaces,
     /// fewer than 21 characters, and within int64.
     static member private ParseInt(text: ReadOnlySpan<byte>) : int64 voption = Num.parseInt64 text
@@ -108,6 +114,13 @@ type RespReader =
         let mutable seen = 0
         let mutable status = ReadStatus.Command
 
+        if isNull RespReader.scratch then
+            RespReader.scratch <- Array.zeroCreate (2 * RespReader.Remembered)
+
+        // Where each payload starts and how long it is, found while validating, so copying them out does
+        // not scan and parse every header a second time.
+        let spans = RespReader.scratch
+
         while status = ReadStatus.Command && seen < count do
             let cr = RespReader.FindLineEnd(buffer, pos, '\r'B)
 
@@ -135,6 +148,10 @@ type RespReader =
                     if int64 (buffer.Length - data) < len + 2L then
                         status <- ReadStatus.Incomplete
                     else
+                        if seen < RespReader.Remembered then
+                            spans[2 * seen] <- data
+                            spans[2 * seen + 1] <- int len
+
                         pos <- data + int len + 2
                         seen <- seen + 1
                 | _ ->
@@ -146,10 +163,14 @@ type RespReader =
             let mutable at = start
 
             for i in 0 .. count - 1 do
-                let cr = at + buffer.Slice(at).IndexOf('\r'B)
-                let len = RespReader.ParseInt(buffer.Slice(at + 1, cr - at - 1)).Value
-                result[i] <- buffer.Slice(cr + 2, int len).ToArray()
-                at <- cr + 2 + int len + 2
+                if i < RespReader.Remembered then
+                    result[i] <- buffer.Slice(spans[2 * i], spans[2 * i + 1]).ToArray()
+                    at <- spans[2 * i] + spans[2 * i + 1] + 2
+                else
+                    let cr = at + buffer.Slice(at).IndexOf('\r'B)
+                    let len = RespReader.ParseInt(buffer.Slice(at + 1, cr - at - 1)).Value
+                    result[i] <- buffer.Slice(cr + 2, int len).ToArray()
+                    at <- cr + 2 + int len + 2
 
             args <- result
             consumed <- pos
