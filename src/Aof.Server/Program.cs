@@ -3,10 +3,14 @@ using System.Runtime.InteropServices;
 using Aof.Server;
 
 // Socket completions run on the epoll thread instead of hopping to the thread pool: on a small machine
-// that saves a context switch per request (docs/benchmarks.md). The runtime reads this variable when the
-// first socket is made, and only from the environment, so it is set here, first thing.
+// that saves a context switch per request (docs/benchmarks.md). The runtime reads these variables when the
+// first socket is made, and only from the environment, so they are set here, first thing.
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+// One event loop, as Redis has: commands run one at a time under the engine's lock anyway, and a second
+// socket thread mostly contended for that lock and for the cores the clients need (docs/benchmarks.md).
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT") is null)
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT", "1");
 
 var started = Aof.Engine.Server.Start(args);
 if (started.IsError)
