@@ -458,7 +458,7 @@ module ListOp =
 
     /// The rewrite of one key: the fewest ops that rebuild the value, at most 64 elements each.
     let project (key: byte[]) (l: PList) : ListOp list =
-        PList.toSeq l
-        |> Seq.chunkBySize 64
-        |> Seq.map (fun chunk -> ListOp.Push(key, chunk, false, false))
-        |> List.ofSeq
+        let n = PList.count l
+        // Slices straight out of the rope: a rewrite of a long list runs beside the executor, so it should
+        // not walk it through a lazy sequence.
+        [ for start in 0..64 .. n - 1 -> ListOp.Push(key, PList.slice start (min 64 (n - start)) l, false, false) ]

@@ -367,8 +367,18 @@ module SetOp =
 
     /// The rewrite of one key: the fewest ops that rebuild the value, at most 64 elements each.
     let project (key: byte[]) (s: ChampMap<unit>) : SetOp list =
-        Champ.toSeq s
-        |> Seq.map fst
-        |> Seq.chunkBySize ItemsPerCommand
-        |> Seq.map (fun chunk -> SetOp.Add(key, chunk))
-        |> List.ofSeq
+        let chunks = ResizeArray()
+        let chunk = ResizeArray(min ItemsPerCommand (Champ.count s))
+
+        s
+        |> Champ.iter (fun m () ->
+            chunk.Add m
+
+            if chunk.Count = ItemsPerCommand then
+                chunks.Add(SetOp.Add(key, chunk.ToArray()))
+                chunk.Clear())
+
+        if chunk.Count > 0 then
+            chunks.Add(SetOp.Add(key, chunk.ToArray()))
+
+        List.ofSeq chunks
