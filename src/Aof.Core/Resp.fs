@@ -409,12 +409,29 @@ module RespWriter =
 
     let private writeHeaderInto (span: Span<byte>, prefix: byte, value: int64) : int =
         span[0] <- prefix
-        let mutable written = 0
-        // Cannot fail: HeaderRoom leaves space for the longest int64.
-        Utf8Formatter.TryFormat(value, span.Slice 1, &written) |> ignore
-        span[1 + written] <- '\r'B
-        span[2 + written] <- '\n'B
-        written + 3
+
+        // Nearly every header is an argument count or a short length: one or two digits, written directly.
+        if value >= 0L && value < 100L then
+            let v = int value
+
+            if v < 10 then
+                span[1] <- byte (48 + v)
+                span[2] <- '\r'B
+                span[3] <- '\n'B
+                4
+            else
+                span[1] <- byte (48 + v / 10)
+                span[2] <- byte (48 + v % 10)
+                span[3] <- '\r'B
+                span[4] <- '\n'B
+                5
+        else
+            let mutable written = 0
+            // Cannot fail: HeaderRoom leaves space for the longest int64.
+            Utf8Formatter.TryFormat(value, span.Slice 1, &written) |> ignore
+            span[1 + written] <- '\r'B
+            span[2 + written] <- '\n'B
+            written + 3
 
     let private writeHeader (output: IBufferWriter<byte>) (prefix: byte) (value: int64) : unit =
         let span = output.GetSpan HeaderRoom
