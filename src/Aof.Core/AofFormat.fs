@@ -123,28 +123,32 @@ module AofFormat =
         text.CopyTo(out.GetSpan text.Length)
         out.Advance text.Length
 
+    /// Writes one event, after a SELECT if it happened in another database than `selectedDb`; returns the
+    /// database selected afterwards. A rewrite writes its base through this, one event at a time.
+    let writeEvent (out: IBufferWriter<byte>) (selectedDb: int) (e: Event) : int =
+        if e.Db <> selectedDb then
+            writeArgs out [| select; Num.formatInt64 (int64 e.Db) |]
+
+        writeArgs out (Event.toArgs e.Op)
+        e.Db
+
     /// Writes one atomic unit of events; returns the database selected afterwards.
     let writeUnit (out: IBufferWriter<byte>) (selectedDb: int) (events: Event list) : int =
-        let mutable db = selectedDb
-
-        let emit (e: Event) =
-            if e.Db <> db then
-                writeArgs out [| select; Num.formatInt64 (int64 e.Db) |]
-                db <- e.Db
-
-            writeArgs out (Event.toArgs e.Op)
-
         match events with
-        | [] -> ()
-        | [ e ] -> emit e
+        | [] -> selectedDb
+        | [ e ] -> writeEvent out selectedDb e
         | first :: _ ->
+            let mutable db = selectedDb
+
             // The SELECT goes before MULTI, as Redis propagates it.
             if first.Db <> db then
                 writeArgs out [| select; Num.formatInt64 (int64 first.Db) |]
                 db <- first.Db
 
             writeArgs out multi
-            List.iter emit events
-            writeArgs out exec
 
-        db
+            for e in events do
+                db <- writeEvent out db e
+
+            writeArgs out exec
+            db

@@ -19,13 +19,25 @@ module Rewrite =
         if Expiry.has e then value @ [ ev (Op.PExpireAt(key, e.ExpireAt)) ] else value
 
     /// Every key of every database that is still alive at `now` (keys already expired are left out), as
-    /// events; replaying them on an empty keyspace rebuilds `ks`.
-    let project (now: int64) (ks: Keyspace) : Event seq =
-        seq {
-            for dbi in 0 .. (Keyspace.databases ks) - 1 do
-                let db = Keyspace.db dbi ks
+    /// events handed to `emit` one at a time, straight from the tries: how a rewrite writes its base, so
+    /// nothing lazy or materialised stands between a snapshot and the file.
+    let iter (now: int64) (ks: Keyspace) (emit: Event -> unit) : unit =
+        for dbi in 0 .. Keyspace.databases ks - 1 do
+            let db = Keyspace.db dbi ks
 
-                if Db.size db > 0 then
-                    for (k, e) in Champ.toSeq db.Keys do
-                        if not (Expiry.isExpired now e) then yield! keyEvents dbi k e
-        }
+            if Db.size db > 0 then
+                db.Keys
+                |> Champ.iter (fun k e ->
+                    if not (Expiry.isExpired now e) then
+                        match e.Value with
+                        // Nearly every key of a large dataset: one SET, no list in between.
+                        | Value.Str s when not (Expiry.has e) -> emit { Db = dbi; Op = Op.Set(k, s, TtlChange.Clear) }
+                        | _ ->
+                            for ev in keyEvents dbi k e do
+                                emit ev)
+
+    /// The same events as `iter`, collected: replaying them on an empty keyspace rebuilds `ks`.
+    let project (now: int64) (ks: Keyspace) : Event seq =
+        let events = ResizeArray()
+        iter now ks events.Add
+        events :> Event seq

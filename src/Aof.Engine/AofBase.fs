@@ -1,6 +1,6 @@
 namespace Aof.Engine
 
-// Writing a new base: the projection of a snapshot (Rewrite.project) goes to a temporary file, is synced and
+// Writing a new base: the projection of a snapshot (Rewrite.iter) goes to a temporary file, is synced and
 // renamed to the next base name; a new, empty incr file takes the writes that follow; then the manifest is
 // switched atomically to the new pair, and only after that are the files it no longer names deleted.
 // A crash before the switch leaves the old manifest and files in force (the temporary is cleaned up on
@@ -20,11 +20,11 @@ module AofBase =
             for f in Directory.GetFiles(dir, tempPrefix + "*") do
                 File.Delete f
 
-    /// Writes `events` as an AOF file at `path`, durably, in chunks: a temporary, fsync, rename, fsync of the
+    /// Writes the events `produce` hands out as an AOF file at `path`, durably, in chunks: a temporary, fsync, rename, fsync of the
     /// directory. With `incrementalSync` (aof-rewrite-incremental-fsync) every 4 MiB is synced as it goes,
     /// as Redis does, so the final sync never has a whole base to flush at once. `step` is told
     /// "base-half-written" after the first chunk and "base-written" after the rename (a test hook).
-    let writeFileWith (path: string) (events: Event seq) (incrementalSync: bool) (step: string -> unit) : unit =
+    let writeFileWith (path: string) (produce: (Event -> unit) -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
         let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
         let sink = FileSink.openAppend temp
 
@@ -34,15 +34,15 @@ module AofBase =
             let mutable db = -1
             let mutable chunks = 0
 
-            for e in events do
-                db <- AofFormat.writeUnit buffer db [ e ]
+            produce (fun e ->
+                db <- AofFormat.writeEvent buffer db e
 
                 if buffer.WrittenCount >= (1 <<< 20) then
                     sink.Write buffer.WrittenSpan
                     buffer.ResetWrittenCount()
                     chunks <- chunks + 1
                     if chunks = 1 then step "base-half-written"
-                    if incrementalSync && chunks % 4 = 0 then sink.Sync()
+                    if incrementalSync && chunks % 4 = 0 then sink.Sync())
 
             sink.Write buffer.WrittenSpan
             if chunks = 0 then step "base-half-written"
@@ -54,17 +54,18 @@ module AofBase =
         FileSink.syncDirectory (Path.GetDirectoryName path)
         step "base-written"
 
-    let writeFile (path: string) (events: Event seq) : unit = writeFileWith path events true ignore
+    let writeFile (path: string) (produce: (Event -> unit) -> unit) : unit = writeFileWith path produce true ignore
 
-    /// Makes `events` the new base with a fresh incr after it; returns the new layout and the incr's path.
-    let switchTo (log: Log) (layout: AofLayout) (events: Event seq) : AofLayout * string =
+    /// Makes the events `produce` hands out the new base, with a fresh incr after it; returns the new layout
+    /// and the incr's path.
+    let switchTo (log: Log) (layout: AofLayout) (produce: (Event -> unit) -> unit) : AofLayout * string =
         Directory.CreateDirectory layout.Dir |> ignore
         let m = layout.Manifest
         let baseSeq = 1L + (m.Base |> Option.map (fun b -> b.Seq) |> Option.defaultValue 0L)
         let incrSeq = 1L + (m.Incrs |> List.fold (fun s f -> max s f.Seq) 0L)
         let baseInfo = { Name = Manifest.baseFileName layout.AppendFilename baseSeq; Seq = baseSeq; Type = AofFileType.Base }
         let incrInfo = { Name = Manifest.incrFileName layout.AppendFilename incrSeq; Seq = incrSeq; Type = AofFileType.Incr }
-        writeFile (AofLayout.filePath layout baseInfo.Name) events
+        writeFile (AofLayout.filePath layout baseInfo.Name) produce
         File.WriteAllBytes(AofLayout.filePath layout incrInfo.Name, [||])
 
         let old = Option.toList m.Base @ m.Incrs
