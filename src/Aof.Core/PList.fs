@@ -34,10 +34,14 @@ type internal PNode(left: PNode, right: PNode, chunk: byte[][], size: int, heigh
 
 /// A persistent list of byte strings: elements are `Front @ Mid @ Back`.
 ///
-/// The fingers are arrays with a logical length, so a pop only shortens the length and copies nothing;
-/// a push copies the live part (the slots past the length may be seen by older versions, so they are never
-/// written). The front finger is stored reversed, so both fingers grow and shrink at their array's end.
+/// The fingers are arrays of up to B slots with a logical length, so a pop only shortens the length and
+/// copies nothing. A push writes the slot just past the length in place when that slot has never been
+/// written (it is null): no version of the list can see it, since every version that reaches that far
+/// wrote it. Otherwise (an older version is being pushed onto again, or the slot held a popped element) the
+/// push copies the live part into a fresh B-slot array. So nearly every push allocates only the PList
+/// itself. The front finger is stored reversed, so both fingers grow and shrink at their array's end.
 /// A popped element stays referenced by its finger array until that array is dropped: at most B per end.
+/// Only one thread may push at a time (the executor's lock sees to it); readers of any version are free.
 [<Sealed>]
 type PList internal (front: byte[][], frontLen: int, mid: PNode, back: byte[][], backLen: int) =
     /// The front finger, reversed: element i of the list (i < FrontLen) is Front[FrontLen - 1 - i].
@@ -222,14 +226,28 @@ module PList =
         let n = l.FrontLen
         Array.init n (fun i -> l.Front[n - 1 - i])
 
-    let private backItems (l: PList) : byte[][] = Array.sub l.Back 0 l.BackLen
+    /// The back finger's elements, in list order: a full finger is the array itself (no slot of it can be
+    /// written again, so a chunk may share it).
+    let private backItems (l: PList) : byte[][] =
+        if l.BackLen = l.Back.Length then l.Back else Array.sub l.Back 0 l.BackLen
 
-    /// The live part of a finger array plus one element at its end (a copy: see the type's comment).
+    /// A finger array holding `x` at `len` (len < B): the same array when that slot was never written,
+    /// else a B-slot copy of the live part (see the type's comment).
     let private grow (a: byte[][]) (len: int) (x: byte[]) : byte[][] =
-        let r = Array.zeroCreate (len + 1)
-        Array.blit a 0 r 0 len
-        r[len] <- x
-        r
+        if len < a.Length && isNull a[len] then
+            a[len] <- x
+            a
+        else
+            let r = Array.zeroCreate B
+            Array.blit a 0 r 0 len
+            r[len] <- x
+            r
+
+    /// A new finger of B slots holding `x`: the pushes that follow fill it in place.
+    let private fresh (x: byte[]) : byte[][] =
+        let a = Array.zeroCreate B
+        a[0] <- x
+        a
 
     /// The whole list as one tree (the fingers folded in): O(log n).
     let private tree (l: PList) : PNode =
@@ -264,11 +282,11 @@ module PList =
 
     let pushFront (x: byte[]) (l: PList) : PList =
         if l.FrontLen < B then PList(grow l.Front l.FrontLen x, l.FrontLen + 1, l.Mid, l.Back, l.BackLen)
-        else PList([| x |], 1, join (leaf (frontItems l)) l.Mid, l.Back, l.BackLen)
+        else PList(fresh x, 1, join (leaf (frontItems l)) l.Mid, l.Back, l.BackLen)
 
     let pushBack (x: byte[]) (l: PList) : PList =
         if l.BackLen < B then PList(l.Front, l.FrontLen, l.Mid, grow l.Back l.BackLen x, l.BackLen + 1)
-        else PList(l.Front, l.FrontLen, join l.Mid (leaf (backItems l)), [| x |], 1)
+        else PList(l.Front, l.FrontLen, join l.Mid (leaf (backItems l)), fresh x, 1)
 
     /// Several pushes at the front, each element in turn (LPUSH a b c leaves c first).
     let pushFrontMany (xs: byte[][]) (l: PList) : PList =
@@ -331,7 +349,7 @@ module PList =
             PList(a, f, l.Mid, l.Back, l.BackLen)
         elif i < f + m then PList(l.Front, f, Rope.setAt l.Mid (i - f) x, l.Back, l.BackLen)
         else
-            let a = backItems l
+            let a = Array.sub l.Back 0 l.BackLen
             a[i - f - m] <- x
             PList(l.Front, f, l.Mid, a, a.Length)
 
