@@ -20,20 +20,22 @@ module AofBase =
             for f in Directory.GetFiles(dir, tempPrefix + "*") do
                 File.Delete f
 
-    /// Writes the events `produce` hands out as an AOF file at `path`, durably, in chunks: a temporary, fsync, rename, fsync of the
-    /// directory. With `incrementalSync` (aof-rewrite-incremental-fsync) every 4 MiB is synced as it goes,
-    /// as Redis does, so the final sync never has a whole base to flush at once. `step` is told
+    /// Writes the events `produce` hands out as an AOF file at `path`, durably, in chunks: a temporary,
+    /// fsync, rename, fsync of the directory. With `incrementalSync` (aof-rewrite-incremental-fsync) every
+    /// 4 MiB is synced as it goes, as Redis does, so the final sync never has a whole base to flush at once. `step` is told
     /// "base-half-written" after the first chunk and "base-written" after the rename (a test hook).
     let writeFileWith (path: string) (produce: (Event -> unit) -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
         let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
         let sink = FileSink.openAppend temp
+        // The incremental sync runs beside the serializing of the next chunks (one sync at a time), so the
+        // disk flushes while the CPU works instead of after it.
+        let mutable syncing = Threading.Tasks.Task.CompletedTask
 
         try
             sink.Truncate 0L
             let buffer = ArrayBufferWriter<byte>(1 <<< 20)
             let mutable db = -1
             let mutable chunks = 0
-
             produce (fun e ->
                 db <- AofFormat.writeEvent buffer db e
 
@@ -42,12 +44,18 @@ module AofBase =
                     buffer.ResetWrittenCount()
                     chunks <- chunks + 1
                     if chunks = 1 then step "base-half-written"
-                    if incrementalSync && chunks % 4 = 0 then sink.Sync())
+
+                    if incrementalSync && chunks % 4 = 0 then
+                        syncing.GetAwaiter().GetResult()
+                        syncing <- Threading.Tasks.Task.Run(fun () -> sink.Sync()))
 
             sink.Write buffer.WrittenSpan
             if chunks = 0 then step "base-half-written"
+            syncing.GetAwaiter().GetResult()
             sink.Sync()
         finally
+            // A failure elsewhere must not close the file under a sync still running.
+            try syncing.Wait() with _ -> ()
             sink.Dispose()
 
         File.Move(temp, path, true)
