@@ -624,6 +624,24 @@ module Champ =
 
     let toSeq (m: ChampMap<'V>) : seq<byte[] * 'V> = ChampTrie.toSeq m.Root
 
+    /// The entries as `pick` maps them, in arrays of at most `size`, in trie order (a rewrite's commands).
+    let chunks (size: int) (pick: byte[] -> 'V -> 'T) (m: ChampMap<'V>) : 'T[] list =
+        let all = ResizeArray<'T[]>()
+        let chunk = ResizeArray<'T>(min size m.Count)
+
+        m
+        |> iter (fun k v ->
+            chunk.Add(pick k v)
+
+            if chunk.Count = size then
+                all.Add(chunk.ToArray())
+                chunk.Clear())
+
+        if chunk.Count > 0 then
+            all.Add(chunk.ToArray())
+
+        List.ofSeq all
+
     let toTransient (m: ChampMap<'V>) : ChampTransient<'V> = ChampTransient(m.Root, m.Count)
 
     let ofSeq (items: seq<byte[] * 'V>) : ChampMap<'V> =

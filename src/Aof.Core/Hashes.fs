@@ -238,18 +238,4 @@ module HashOp =
 
     /// The rewrite of one key: HSETs of at most 64 field-value pairs each.
     let project (key: byte[]) (h: ChampMap<byte[]>) : HashOp list =
-        let chunks = ResizeArray()
-        let chunk = ResizeArray(min PairsPerCommand (Champ.count h))
-
-        h
-        |> Champ.iter (fun f v ->
-            chunk.Add((f, v))
-
-            if chunk.Count = PairsPerCommand then
-                chunks.Add(HashOp.HSet(key, chunk.ToArray()))
-                chunk.Clear())
-
-        if chunk.Count > 0 then
-            chunks.Add(HashOp.HSet(key, chunk.ToArray()))
-
-        List.ofSeq chunks
+        Champ.chunks PairsPerCommand (fun f v -> f, v) h |> List.map (fun pairs -> HashOp.HSet(key, pairs))

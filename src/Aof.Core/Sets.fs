@@ -367,18 +367,4 @@ module SetOp =
 
     /// The rewrite of one key: the fewest ops that rebuild the value, at most 64 elements each.
     let project (key: byte[]) (s: ChampMap<unit>) : SetOp list =
-        let chunks = ResizeArray()
-        let chunk = ResizeArray(min ItemsPerCommand (Champ.count s))
-
-        s
-        |> Champ.iter (fun m () ->
-            chunk.Add m
-
-            if chunk.Count = ItemsPerCommand then
-                chunks.Add(SetOp.Add(key, chunk.ToArray()))
-                chunk.Clear())
-
-        if chunk.Count > 0 then
-            chunks.Add(SetOp.Add(key, chunk.ToArray()))
-
-        List.ofSeq chunks
+        Champ.chunks ItemsPerCommand (fun m () -> m) s |> List.map (fun members -> SetOp.Add(key, members))
