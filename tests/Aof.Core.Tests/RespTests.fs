@@ -129,6 +129,27 @@ let ``any command written with writeCommand reads back whole, consuming exactly 
     check 300 prop
 
 [<Fact>]
+let ``commands with many arguments read back whole, past the positions the reader remembers`` () =
+    // The reader copies the first 64 arguments from positions it noted while validating and finds the
+    // rest again; the writer takes a slower path past 64 arguments too.
+    let prop =
+        Prop.forAll (Arb.fromGen (Gen.choose (60, 200) |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.arrayOf genByte)))) (fun args ->
+            let wire = Array.append (Resp.encodeCommand args) (Resp.encodeCommand [| "PING"B |])
+            let mutable consumed = 0
+            let mutable read = null
+            let mutable error = null
+
+            let status =
+                RespReader.TryRead(ReadOnlySpan<byte>(wire), RespLimits.Default, &consumed, &read, &error)
+
+            status = ReadStatus.Command
+            && consumed = wire.Length - 14
+            && read.Length = args.Length
+            && Array.forall2 Bytes.equal read args)
+
+    check 100 prop
+
+[<Fact>]
 let ``every strict prefix of a command is incomplete and consumes nothing`` () =
     let prop =
         Prop.forAll (Arb.fromGen (genCommand |> Gen.map (Array.map (Array.truncate 40)))) (fun args ->
