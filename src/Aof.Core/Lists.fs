@@ -456,9 +456,20 @@ module ListOp =
                     | _ -> db
             | ValueNone -> db
 
+    /// The rewrite of one key, op by op: RPUSHes of at most 64 elements, sliced straight out of the rope and
+    /// handed on at once (a rewrite of a long list runs beside the executor: it should neither walk the list
+    /// lazily nor hold all its commands).
+    let projectTo (key: byte[]) (l: PList) (emit: ListOp -> unit) : unit =
+        let n = PList.count l
+        let mutable start = 0
+
+        while start < n do
+            let count = min 64 (n - start)
+            emit (ListOp.Push(key, PList.slice start count l, false, false))
+            start <- start + count
+
     /// The rewrite of one key: the fewest ops that rebuild the value, at most 64 elements each.
     let project (key: byte[]) (l: PList) : ListOp list =
-        let n = PList.count l
-        // Slices straight out of the rope: a rewrite of a long list runs beside the executor, so it should
-        // not walk it through a lazy sequence.
-        [ for start in 0..64 .. n - 1 -> ListOp.Push(key, PList.slice start (min 64 (n - start)) l, false, false) ]
+        let ops = ResizeArray()
+        projectTo key l ops.Add
+        List.ofSeq ops

@@ -32,6 +32,10 @@ module Rewrite =
                         match e.Value with
                         // Nearly every key of a large dataset: one SET, no list in between.
                         | Value.Str s when not (Expiry.has e) -> emit { Db = dbi; Op = Op.Set(k, s, TtlChange.Clear) }
+                        // A long list streams out chunk by chunk instead of as one list of commands.
+                        | Value.List l ->
+                            ListOp.projectTo k l (fun op -> emit { Db = dbi; Op = Op.Lists op })
+                            if Expiry.has e then emit { Db = dbi; Op = Op.PExpireAt(k, e.ExpireAt) }
                         | _ ->
                             for ev in keyEvents dbi k e do
                                 emit ev)
