@@ -150,8 +150,9 @@ module internal Rope =
                     copyTo n.Right 0 (count - fromLeft) dst (at + fromLeft)
                 else copyTo n.Right (start - ls) count dst at
 
-    // Walks keep an explicit stack of nodes: nested `yield!` would cost a step per tree level per element.
-    let toSeq (n: PNode) : seq<byte[]> =
+    /// Every element, front to back or back to front. The walk keeps an explicit stack of nodes: nested
+    /// `yield!` would cost a step per tree level per element.
+    let private walk (backwards: bool) (n: PNode) : seq<byte[]> =
         seq {
             if not (isNull n) then
                 let stack = Collections.Generic.Stack<PNode>()
@@ -161,29 +162,20 @@ module internal Rope =
                     let x = stack.Pop()
 
                     if not (isNull x.Chunk) then
-                        for e in x.Chunk do
-                            yield e
+                        if backwards then
+                            for i in x.Chunk.Length - 1 .. -1 .. 0 do
+                                yield x.Chunk[i]
+                        else
+                            for e in x.Chunk do
+                                yield e
                     else
-                        stack.Push x.Right
-                        stack.Push x.Left
+                        // The side to visit first goes on the stack last.
+                        stack.Push(if backwards then x.Left else x.Right)
+                        stack.Push(if backwards then x.Right else x.Left)
         }
 
-    let toSeqBack (n: PNode) : seq<byte[]> =
-        seq {
-            if not (isNull n) then
-                let stack = Collections.Generic.Stack<PNode>()
-                stack.Push n
-
-                while stack.Count > 0 do
-                    let x = stack.Pop()
-
-                    if not (isNull x.Chunk) then
-                        for i in x.Chunk.Length - 1 .. -1 .. 0 do
-                            yield x.Chunk[i]
-                    else
-                        stack.Push x.Left
-                        stack.Push x.Right
-        }
+    let toSeq (n: PNode) : seq<byte[]> = walk false n
+    let toSeqBack (n: PNode) : seq<byte[]> = walk true n
 
     /// A perfectly balanced tree over full chunks: O(n).
     let ofArray (items: byte[][]) : PNode =
