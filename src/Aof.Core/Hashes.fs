@@ -130,18 +130,8 @@ module HashOp =
     /// The RESP command that records the op.
     let toArgs (op: HashOp) : byte[][] =
         match op with
-        | HashOp.HSet(k, pairs) ->
-            let args = Array.zeroCreate (2 + 2 * pairs.Length)
-            args[0] <- hset
-            args[1] <- k
-
-            for i in 0 .. pairs.Length - 1 do
-                let f, v = pairs[i]
-                args[2 + 2 * i] <- f
-                args[3 + 2 * i] <- v
-
-            args
-        | HashOp.HDel(k, fields) -> Array.append [| hdel; k |] fields
+        | HashOp.HSet(k, pairs) -> Args.withPairs hset k pairs fst snd
+        | HashOp.HDel(k, fields) -> Args.withKey hdel k fields
         | HashOp.HSetNx(k, f, v) -> [| hsetnx; k; f; v |]
         | HashOp.HIncrBy(k, f, by) -> [| hincrby; k; f; Num.formatInt64 by |]
 

@@ -248,15 +248,14 @@ module ListOp =
     let toArgs (op: ListOp) : byte[][] =
         match op with
         | ListOp.Push(k, vs, left, x) ->
-            let args = Array.zeroCreate (vs.Length + 2)
-            args[0] <- (match left, x with
-                        | true, false -> lpush
-                        | false, false -> rpush
-                        | true, true -> lpushx
-                        | false, true -> rpushx)
-            args[1] <- k
-            Array.blit vs 0 args 2 vs.Length
-            args
+            let name =
+                match left, x with
+                | true, false -> lpush
+                | false, false -> rpush
+                | true, true -> lpushx
+                | false, true -> rpushx
+
+            Args.withKey name k vs
         // A single pop is written as Redis writes it: LPOP key.
         | ListOp.Pop(k, 1L, left) -> [| (if left then lpop else rpop); k |]
         | ListOp.Pop(k, c, left) -> [| (if left then lpop else rpop); k; n c |]

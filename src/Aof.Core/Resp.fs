@@ -390,6 +390,34 @@ type RespReader =
           Consumed = offset
           Error = failure }
 
+/// Argument vectors of the commands the server writes itself (AOF records), built in one allocation.
+module Args =
+    /// `name key rest...`.
+    let withKey (name: byte[]) (key: byte[]) (rest: byte[][]) : byte[][] =
+        let args = Array.zeroCreate (rest.Length + 2)
+        args[0] <- name
+        args[1] <- key
+        Array.blit rest 0 args 2 rest.Length
+        args
+
+    /// `name key a1 b1 a2 b2 ...`: each pair as `first` and `second` make it.
+    let inline withPairs
+        (name: byte[])
+        (key: byte[])
+        (pairs: 'P[])
+        ([<InlineIfLambda>] first: 'P -> byte[])
+        ([<InlineIfLambda>] second: 'P -> byte[])
+        : byte[][] =
+        let args = Array.zeroCreate (2 + 2 * pairs.Length)
+        args[0] <- name
+        args[1] <- key
+
+        for i in 0 .. pairs.Length - 1 do
+            args[2 + 2 * i] <- first pairs[i]
+            args[3 + 2 * i] <- second pairs[i]
+
+        args
+
 /// Serializes replies straight into the connection's output buffer.
 module RespWriter =
     /// Room for a type byte, an int64 in decimal and CRLF.

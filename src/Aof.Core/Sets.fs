@@ -245,22 +245,15 @@ module SetOp =
     let private sunionstore = "SUNIONSTORE"B
     let private sdiffstore = "SDIFFSTORE"B
 
-    let private withKeys (name: byte[]) (first: byte[]) (rest: byte[][]) : byte[][] =
-        let args = Array.zeroCreate (rest.Length + 2)
-        args[0] <- name
-        args[1] <- first
-        Array.blit rest 0 args 2 rest.Length
-        args
-
     /// The RESP command that records the op.
     let toArgs (op: SetOp) : byte[][] =
         match op with
-        | SetOp.Add(k, ms) -> withKeys sadd k ms
-        | SetOp.Rem(k, ms) -> withKeys srem k ms
+        | SetOp.Add(k, ms) -> Args.withKey sadd k ms
+        | SetOp.Rem(k, ms) -> Args.withKey srem k ms
         | SetOp.Move(s, d, m) -> [| smove; s; d; m |]
-        | SetOp.Store(SetAlgebra.Inter, d, ks) -> withKeys sinterstore d ks
-        | SetOp.Store(SetAlgebra.Union, d, ks) -> withKeys sunionstore d ks
-        | SetOp.Store(SetAlgebra.Diff, d, ks) -> withKeys sdiffstore d ks
+        | SetOp.Store(SetAlgebra.Inter, d, ks) -> Args.withKey sinterstore d ks
+        | SetOp.Store(SetAlgebra.Union, d, ks) -> Args.withKey sunionstore d ks
+        | SetOp.Store(SetAlgebra.Diff, d, ks) -> Args.withKey sdiffstore d ks
 
     /// Reads back a logged command whose lower-cased name is `name`; ValueNone when it is not a set command.
     let ofArgs (name: string) (args: byte[][]) : Result<SetOp, unit> voption =

@@ -640,17 +640,8 @@ module ZSetOp =
     let toArgs (op: ZSetOp) : byte[][] =
         match op with
         | ZSetOp.Add(k, pairs) ->
-            let args = Array.zeroCreate (2 + 2 * pairs.Length)
-            args[0] <- zaddName
-            args[1] <- k
-
-            for i in 0 .. pairs.Length - 1 do
-                let struct (m, s) = pairs[i]
-                args[2 + 2 * i] <- Score.format s
-                args[3 + 2 * i] <- m
-
-            args
-        | ZSetOp.Rem(k, members) -> Array.append [| zremName; k |] members
+            Args.withPairs zaddName k pairs (fun (struct (_, s)) -> Score.format s) (fun (struct (m, _)) -> m)
+        | ZSetOp.Rem(k, members) -> Args.withKey zremName k members
         | ZSetOp.AddWith(k, f, pairs) ->
             [| yield zaddName
                yield k
