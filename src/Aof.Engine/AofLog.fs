@@ -60,6 +60,14 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     // `no-appendfsync-on-rewrite yes` while a rewrite runs: writes go on, syncs wait.
     let mutable skipSync = false
     let wake = new AutoResetEvent(false)
+    // Set by a host that has an event loop: under `always` the loop itself then writes, syncs and sends
+    // the replies, once per round of the socket events it handles, as Redis syncs before its loop sleeps.
+    // The loop rings it when a batch starts waiting, and it sounds after the events already in hand. A
+    // syncer thread that synced while the loop went on measured slower: the replies it sent from its own
+    // thread cost more than the sync, and the hand-offs between the two threads left the syncs small.
+    let mutable roundBell: Action = null
+    // 1 from the first batch that waits until its round's sync starts: one ring per round.
+    let mutable roundAsked = 0
     // Batches waiting for the syncer under `always`: the position each needs durable, and its completion.
     let waiters = List<struct (int64 * TaskCompletionSource)>()
 
@@ -192,12 +200,16 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             Thread(
                 (fun () ->
                     while not closed do
-                        wake.WaitOne 1000 |> ignore
+                        let woken = wake.WaitOne 1000
 
                         if not closed then
                             match policy with
-                            | SyncPolicy.Always ->
+                            | SyncPolicy.Always when isNull roundBell ->
                                 if appended > synced || waiters.Count > 0 then groupCommit ()
+                            | SyncPolicy.Always ->
+                                // The loop syncs; this only makes sure no batch waits for ever (a ring
+                                // lost while the bell was being changed).
+                                if not woken && waiters.Count > 0 then groupCommit ()
                             | SyncPolicy.EverySec when not skipSync && synced < written ->
                                 syncRunning <- true
 
@@ -276,7 +288,11 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         else
             let tcs = TaskCompletionSource(TaskCreationOptions.None)
             lock waiters (fun () -> waiters.Add(struct (upTo, tcs)))
-            wake.Set() |> ignore
+
+            match roundBell with
+            | null -> wake.Set() |> ignore
+            | ring -> if Interlocked.Exchange(&roundAsked, 1) = 0 then ring.Invoke()
+
             ValueTask(tcs.Task)
 
     /// The timer's part: retries a failed or postponed write, wakes the syncer.
@@ -303,6 +319,26 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             Monitor.Exit writeLock
 
         release ()
+
+    /// A host loop's doorbell, or null: then the syncer thread syncs for every waiting batch and sends the
+    /// replies it releases. Rung when a batch starts waiting, it must make the loop call RoundEnded once
+    /// the loop has handled the events already in hand.
+    member _.RoundBell
+        with get () = roundBell
+        and set (ring: Action) =
+            roundBell <- ring
+            Volatile.Write(&roundAsked, 0)
+            // Whoever waits for a ring that is no longer coming goes with this sync.
+            wake.Set() |> ignore
+            if isNull ring then groupCommit ()
+
+    /// The host's loop has run the commands that had arrived: under `always` everything appended is
+    /// written and synced now, on the loop's thread, and the batches it covers are released (their replies
+    /// are sent from here).
+    member _.RoundEnded() : unit =
+        Volatile.Write(&roundAsked, 0)
+
+        if policy = SyncPolicy.Always then groupCommit () else release ()
 
     /// The logical end of everything appended so far: a batch that read the state commits up to here, so
     /// no reply shows a write (anyone's) before that write is as durable as the policy promises.

@@ -40,6 +40,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
     let mutable retryAtMs = 0L
     // The AOF's size after loading or the last rewrite: automatic rewrites measure growth against it.
     let mutable rewriteBaseSize = 0L
+    // The host loop's doorbell, handed to every log opened (see AofLog.RoundBell).
+    let mutable roundBell: Action = null
 
     let policyOf (s: Settings) =
         match s.AppendFsync with
@@ -48,7 +50,9 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
         | AppendFsync.No -> SyncPolicy.No
 
     let openLog (path: string) =
-        aof <- Some(new AofLog(hooks.OpenSink path, policyOf settings, settings.AofTimestampEnabled, log, hooks.Exit))
+        let l = new AofLog(hooks.OpenSink path, policyOf settings, settings.AofTimestampEnabled, log, hooks.Exit)
+        l.RoundBell <- roundBell
+        aof <- Some l
 
     let closeLog () =
         match aof with
@@ -127,6 +131,13 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
     /// The log an Execute must commit to after releasing the executor's lock (captured under it).
     member _.Current: AofLog option = aof
+
+    /// The host loop's doorbell for every log, or null (see AofLog.RoundBell).
+    member _.RoundBell
+        with get () = roundBell
+        and set (ring: Action) =
+            roundBell <- ring
+            aof |> Option.iter (fun l -> l.RoundBell <- ring)
 
     /// CONFIG SET reached us: turn the log on (new base from `snapshot`) or off, or change how it syncs.
     member _.Reconfigure(next: Settings, snapshot: Keyspace, now: int64) : unit =

@@ -634,6 +634,16 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         Monitor.Enter gate
         this.RunLocked(session, null, commands, output)
 
+    /// A host with its own event loop passes a doorbell here (null to take it back). Under `appendfsync
+    /// always` a batch that must wait for the sync then rings it, and the loop, once it has handled the
+    /// events in hand, calls RoundEnded: one write and one fdatasync for the whole round, and the replies
+    /// go out from the loop, as in Redis. Without one, a syncer thread does that work.
+    member _.UseRoundBell(ring: Action) : unit = persistence.RoundBell <- ring
+
+    /// The doorbell's handler: the loop has run the commands that had arrived.
+    member _.RoundEnded() : unit =
+        persistence.Current |> Option.iter (fun l -> l.RoundEnded())
+
     /// Answers a blocked client that was woken (served or timed out), then runs the commands that came after
     /// its blocking command in the same read.
     member this.Resume(session: Session, output: IBufferWriter<byte>) : Tasks.ValueTask =

@@ -20,11 +20,16 @@ public sealed class Host : IAsyncDisposable
     // Live connection loops, so shutdown can wait for them to finish their Disconnect.
     readonly ConcurrentDictionary<Connection, Task> connections = new();
     readonly CancellationTokenSource stopping = new();
+    // Under `appendfsync always` a batch that waits for the sync rings it; it sounds on the event loop
+    // after the events in hand, and the engine then syncs the whole round at once (UseRoundBell).
+    readonly Doorbell? roundEnd;
 
     Host(Aof.Engine.Server server, List<Socket> listeners)
     {
         this.server = server;
         this.listeners = listeners;
+        roundEnd = Doorbell.Open(server.RoundEnded);
+        if (roundEnd is not null) server.UseRoundBell(roundEnd.Ring);
     }
 
     /// <summary>The addresses actually listened on (useful when a test asks for an ephemeral port).</summary>
@@ -136,6 +141,11 @@ public sealed class Host : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await CloseAllAsync();
+        if (roundEnd is not null)
+        {
+            server.UseRoundBell(null!);
+            roundEnd.Dispose();
+        }
         stopping.Dispose();
     }
 
