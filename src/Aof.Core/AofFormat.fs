@@ -114,6 +114,7 @@ module AofFormat =
     let private select = Bytes.ofString "SELECT"
     let private multi = [| Bytes.ofString "MULTI" |]
     let private exec = [| Bytes.ofString "EXEC" |]
+    let private setName = "SET"B
 
     let private writeArgs (out: IBufferWriter<byte>) (args: byte[][]) = RespWriter.writeCommand out args
 
@@ -131,6 +132,15 @@ module AofFormat =
 
         writeArgs out (Event.toArgs e.Op)
         e.Db
+
+    /// The bytes writeEvent writes for `SET key value` in `db`, with no event made for it; returns the
+    /// database selected afterwards. A rewrite writes its string keys through this.
+    let writeSet (out: IBufferWriter<byte>) (selectedDb: int) (db: int) (key: byte[]) (value: byte[]) : int =
+        if db <> selectedDb then
+            writeArgs out [| select; Num.formatInt64 (int64 db) |]
+
+        RespWriter.writeCommand3 out setName key value
+        db
 
     /// Writes one atomic unit of events; returns the database selected afterwards.
     let writeUnit (out: IBufferWriter<byte>) (selectedDb: int) (events: Event list) : int =

@@ -536,6 +536,14 @@ module RespWriter =
 
         d
 
+    /// `$<length>\r\n<arg>\r\n` at the start of `span`, which has room for it; the bytes written.
+    let private writeBulkInto (span: Span<byte>) (arg: byte[]) : int =
+        let at = writeHeaderInto (span, '$'B, int64 arg.Length)
+        arg.AsSpan().CopyTo(span.Slice at)
+        span[at + arg.Length] <- '\r'B
+        span[at + arg.Length + 1] <- '\n'B
+        at + arg.Length + 2
+
     /// A client request as an array of bulk strings: how commands are written to an AOF. A command of
     /// small arguments (nearly every logged write) goes out through one span.
     let writeCommand (output: IBufferWriter<byte>) (args: byte[][]) : unit =
@@ -552,11 +560,7 @@ module RespWriter =
             let mutable at = writeHeaderInto (span, '*'B, int64 args.Length)
 
             for arg in args do
-                at <- at + writeHeaderInto (span.Slice at, '$'B, int64 arg.Length)
-                arg.AsSpan().CopyTo(span.Slice at)
-                span[at + arg.Length] <- '\r'B
-                span[at + arg.Length + 1] <- '\n'B
-                at <- at + arg.Length + 2
+                at <- at + writeBulkInto (span.Slice at) arg
 
             output.Advance at
         else
@@ -564,6 +568,23 @@ module RespWriter =
 
             for arg in args do
                 writeBulk output arg
+
+    /// The same bytes as writeCommand for a command of three arguments, with no array to hold them: a
+    /// rewrite writes every string key through here.
+    let writeCommand3 (output: IBufferWriter<byte>) (a: byte[]) (b: byte[]) (c: byte[]) : unit =
+        if a.Length > InlinePayload || b.Length > InlinePayload || c.Length > InlinePayload then
+            writeHeader output '*'B 3L
+            writeBulk output a
+            writeBulk output b
+            writeBulk output c
+        else
+            let bulk (arg: byte[]) = 5 + digits arg.Length + arg.Length
+            let span = output.GetSpan(4 + bulk a + bulk b + bulk c)
+            let mutable at = writeHeaderInto (span, '*'B, 3L)
+            at <- at + writeBulkInto (span.Slice at) a
+            at <- at + writeBulkInto (span.Slice at) b
+            at <- at + writeBulkInto (span.Slice at) c
+            output.Advance at
 
 /// Whole-buffer conveniences for tests and tools; the server writes into its connection buffers instead.
 module Resp =

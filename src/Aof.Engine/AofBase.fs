@@ -1,6 +1,6 @@
 namespace Aof.Engine
 
-// Writing a new base: the projection of a snapshot (Rewrite.iter) goes to a temporary file, is synced and
+// Writing a new base: the projection of a snapshot (Rewrite.iterTo) goes to a temporary file, is synced and
 // renamed to the next base name; a new, empty incr file takes the writes that follow; then the manifest is
 // switched atomically to the new pair, and only after that are the files it no longer names deleted.
 // A crash before the switch leaves the old manifest and files in force (the temporary is cleaned up on
@@ -24,7 +24,7 @@ module AofBase =
     /// fsync, rename, fsync of the directory. With `incrementalSync` (aof-rewrite-incremental-fsync) every
     /// 4 MiB is synced as it goes, as Redis does, so the final sync never has a whole base to flush at once. `step` is told
     /// "base-half-written" after the first chunk and "base-written" after the rename (a test hook).
-    let writeFileWith (path: string) (produce: (Event -> unit) -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
+    let writeFileWith (path: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
         let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
         let sink = FileSink.openAppend temp
         // The incremental sync runs beside the serializing of the next chunks (one sync at a time), so the
@@ -36,9 +36,7 @@ module AofBase =
             let buffer = ArrayBufferWriter<byte>(1 <<< 20)
             let mutable db = -1
             let mutable chunks = 0
-            produce (fun e ->
-                db <- AofFormat.writeEvent buffer db e
-
+            let chunkDone () =
                 if buffer.WrittenCount >= (1 <<< 20) then
                     sink.Write buffer.WrittenSpan
                     buffer.ResetWrittenCount()
@@ -47,7 +45,17 @@ module AofBase =
 
                     if incrementalSync && chunks % 4 = 0 then
                         syncing.GetAwaiter().GetResult()
-                        syncing <- Threading.Tasks.Task.Run(fun () -> sink.Sync()))
+                        syncing <- Threading.Tasks.Task.Run(fun () -> sink.Sync())
+
+            produce
+                { new IProjection with
+                    member _.String(d, key, value) =
+                        db <- AofFormat.writeSet buffer db d key value
+                        chunkDone ()
+
+                    member _.Event e =
+                        db <- AofFormat.writeEvent buffer db e
+                        chunkDone () }
 
             sink.Write buffer.WrittenSpan
             if chunks = 0 then step "base-half-written"
@@ -62,11 +70,11 @@ module AofBase =
         FileSink.syncDirectory (Path.GetDirectoryName path)
         step "base-written"
 
-    let writeFile (path: string) (produce: (Event -> unit) -> unit) : unit = writeFileWith path produce true ignore
+    let writeFile (path: string) (produce: IProjection -> unit) : unit = writeFileWith path produce true ignore
 
     /// Makes the events `produce` hands out the new base, with a fresh incr after it; returns the new layout
     /// and the incr's path.
-    let switchTo (log: Log) (layout: AofLayout) (produce: (Event -> unit) -> unit) : AofLayout * string =
+    let switchTo (log: Log) (layout: AofLayout) (produce: IProjection -> unit) : AofLayout * string =
         Directory.CreateDirectory layout.Dir |> ignore
         let m = layout.Manifest
         let baseSeq = 1L + (m.Base |> Option.map (fun b -> b.Seq) |> Option.defaultValue 0L)

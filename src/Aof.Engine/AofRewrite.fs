@@ -7,7 +7,7 @@ namespace Aof.Engine
 //    writes that follow the snapshot land in it. Nothing else changes: old base and incrs stay in force.
 // 2. Take the snapshot: the immutable keyspace itself, an O(1) reference. No fork, no copy-on-write, no
 //    rewrite buffer: the executor keeps serving while a background thread reads it.
-// 3. Write the projection (Rewrite.iter) to a temporary file, fsync it, rename it to the next base name.
+// 3. Write the projection (Rewrite.iterTo) to a temporary file, fsync it, rename it to the next base name.
 //    A crash here leaves a temporary (deleted on the next start) or an unnamed base (overwritten by the next
 //    rewrite); the manifest still names the old files plus the new incr.
 // 4. Switch the manifest: the new base, then the incrs from step 1 on; the older files are listed as
@@ -30,7 +30,7 @@ module AofRewrite =
         next, incr
 
     /// Step 3: the new base, written from the snapshot's events; `step` is the test hook.
-    let writeBase (layout: AofLayout) (produce: (Event -> unit) -> unit) (incrementalSync: bool) (step: string -> unit) : AofFileInfo =
+    let writeBase (layout: AofLayout) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : AofFileInfo =
         let seq = 1L + (layout.Manifest.Base |> Option.map (fun b -> b.Seq) |> Option.defaultValue 0L)
         let info = { Name = Manifest.baseFileName layout.AppendFilename seq; Seq = seq; Type = AofFileType.Base }
         AofBase.writeFileWith (AofLayout.filePath layout info.Name) produce incrementalSync step

@@ -148,7 +148,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
             match layoutOnDisk () with
             | Error e -> log.Warning(sprintf "Can't turn the AOF on: %s" e)
             | Ok l ->
-                let switched, incr = AofBase.switchTo log l (Rewrite.iter now snapshot)
+                let switched, incr = AofBase.switchTo log l (Rewrite.iterTo now snapshot)
                 layout <- Some switched
                 openLog incr
                 log.Notice "AOF enabled: the dataset was written as a new base"
@@ -184,7 +184,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 let work () =
                     let written =
                         try
-                            Ok(AofRewrite.writeBase opened (Rewrite.iter now snapshot) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
+                            Ok(AofRewrite.writeBase opened (Rewrite.iterTo now snapshot) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
                         with e ->
                             Error e.Message
 
@@ -225,7 +225,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 match layoutOnDisk () with
                 | Error e -> Error("ERR " + e)
                 | Ok l ->
-                    let switched, _ = AofBase.switchTo log l (Rewrite.iter (nowMs ()) snapshot)
+                    let switched, _ = AofBase.switchTo log l (Rewrite.iterTo (nowMs ()) snapshot)
                     layout <- Some switched
                     rewrites <- rewrites + 1L
                     Ok()

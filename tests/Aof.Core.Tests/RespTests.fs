@@ -3,6 +3,7 @@ module Aof.Core.Tests.RespTests
 // Expected protocol error strings and quirks were observed on redis-server 7.0.15 (raw bytes over a socket).
 
 open System
+open System.Buffers
 open System.Text
 open Xunit
 open FsCheck
@@ -134,6 +135,20 @@ let ``commands with many arguments read back whole, past the positions the reade
     // rest again; the writer takes a slower path past 64 arguments too.
     let many = Gen.choose (60, 200) |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.arrayOf genByte))
     check 100 (Prop.forAll (Arb.fromGen many) (readsBackWhole (Resp.encodeCommand [| "PING"B |])))
+
+[<Fact>]
+let ``writeCommand3 writes the bytes writeCommand writes, small arguments or past the inline size`` () =
+    let arg = Gen.oneof [ Gen.arrayOf genByte; Gen.choose (4090, 4200) |> Gen.map (fun n -> Array.create n 'x'B) ]
+
+    let prop =
+        Prop.forAll (Arb.fromGen (Gen.three arg)) (fun (a, b, c) ->
+            let viaArray = ArrayBufferWriter<byte>()
+            let direct = ArrayBufferWriter<byte>()
+            RespWriter.writeCommand viaArray [| a; b; c |]
+            RespWriter.writeCommand3 direct a b c
+            viaArray.WrittenSpan.SequenceEqual(direct.WrittenSpan))
+
+    check 300 prop
 
 [<Fact>]
 let ``every strict prefix of a command is incomplete and consumes nothing`` () =
