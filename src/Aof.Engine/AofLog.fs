@@ -302,6 +302,16 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         elif appended > written then
             this.Commit appended
 
+    /// Writes what is buffered now, without a sync: before the log is retired for another file, whose
+    /// Dispose then syncs it away from the executor.
+    member _.WriteBuffered() : unit =
+        Monitor.Enter writeLock
+
+        try
+            writeBuffered ()
+        finally
+            Monitor.Exit writeLock
+
     /// Writes and syncs everything: before a clean shutdown, a reload, a rewrite or switching the log off.
     member _.Flush() : unit =
         Monitor.Enter writeLock

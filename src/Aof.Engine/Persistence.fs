@@ -40,6 +40,12 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
     let mutable retryAtMs = 0L
     // The AOF's size after loading or the last rewrite: automatic rewrites measure growth against it.
     let mutable rewriteBaseSize = 0L
+    // Held while the layout changes and its manifest is persisted, by the rewrite thread and by the
+    // executor alike: the manifest is written outside the executor's lock, but never by two at once.
+    let manifestLock = obj ()
+    // Moves on whenever the log is switched on or off: a rewrite started before that is abandoned (Redis
+    // kills its rewrite child then), so it cannot name an older snapshot as the base of a newer log.
+    let mutable logGeneration = 0
     // The host loop's doorbell, handed to every log opened (see AofLog.RoundBell).
     let mutable roundBell: Action = null
 
@@ -145,14 +151,18 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
         settings <- next
 
         if next.AppendOnly && aof.IsNone then
-            match layoutOnDisk () with
-            | Error e -> log.Warning(sprintf "Can't turn the AOF on: %s" e)
-            | Ok l ->
-                let switched, incr = AofBase.switchTo log l (Rewrite.iterTo now snapshot)
-                layout <- Some switched
-                openLog incr
-                log.Notice "AOF enabled: the dataset was written as a new base"
+            lock manifestLock (fun () ->
+                logGeneration <- logGeneration + 1
+
+                match layoutOnDisk () with
+                | Error e -> log.Warning(sprintf "Can't turn the AOF on: %s" e)
+                | Ok l ->
+                    let switched, incr = AofBase.switchTo log l (Rewrite.iterTo now snapshot)
+                    layout <- Some switched
+                    openLog incr
+                    log.Notice "AOF enabled: the dataset was written as a new base")
         elif not next.AppendOnly && aof.IsSome then
+            lock manifestLock (fun () -> logGeneration <- logGeneration + 1)
             closeLog ()
             log.Notice "AOF disabled"
         else
@@ -162,71 +172,115 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
     member _.RewriteInProgress = rewriting
 
-    /// BGREWRITEAOF: steps 1 and 2 here, under the executor's lock; 3 to 5 on a background thread, whose
-    /// completion runs under the lock again. `snapshot` is the keyspace as it is now.
-    member this.StartRewrite(snapshot: Keyspace) : Result<unit, string> =
+    /// BGREWRITEAOF: marks the rewrite started and hands it to a background thread, which takes the
+    /// executor's lock only for two short moments: to take the snapshot and move the log to the new incr
+    /// file (step 2), and to record the outcome. Every file operation that waits for the disk (creating the
+    /// incr and persisting the manifest, writing the base, switching the manifest, deleting history) runs
+    /// outside it: under the lock they stalled every client for 10-30 ms per rewrite. `snapshot` reads the
+    /// keyspace; it is called under the lock.
+    member this.StartRewrite(snapshot: unit -> Keyspace) : Result<unit, string> =
         if rewriting then
             Error "ERR Background append only file rewriting already in progress"
         else
             match aof, layout with
-            | Some current, Some lay ->
-                current.Flush()
-                let opened, incr = AofRewrite.openNextIncr log lay
-                (current :> IDisposable).Dispose()
-                layout <- Some opened
-                openLog (AofLayout.filePath opened incr.Name)
-                aof |> Option.iter (fun l -> l.SkipSync <- settings.NoAppendfsyncOnRewrite)
+            | Some _, Some _ ->
                 rewriting <- true
                 rewriteStartMs <- nowMs ()
-                let now = rewriteStartMs
+                let generation = logGeneration
                 log.Notice(sprintf "Background append only file rewriting started by pid %d" Environment.ProcessId)
 
-                let work () =
-                    let written =
-                        try
-                            Ok(AofRewrite.writeBase opened (Rewrite.iterTo now snapshot) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
-                        with e ->
-                            Error e.Message
+                let failed (reason: string) =
+                    log.Warning(sprintf "Background AOF rewrite terminated with error: %s" reason)
+                    lastRewriteOk <- false
+                    // Retried later, as Redis retries a failed rewrite.
+                    retryAtMs <- nowMs () + 5000L
 
+                let finish (record: unit -> unit) =
                     runLocked (fun () ->
                         try
-                            try
-                                match written, layout with
-                                | Ok newBase, Some lay ->
-                                    log.Notice "Background AOF rewrite terminated with success"
-                                    layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
-                                    lastRewriteOk <- true
-                                    rewrites <- rewrites + 1L
-                                    rewriteBaseSize <- snd (sizes ())
-                                    log.Notice "Background AOF rewrite finished successfully"
-                                | Error e, _ ->
-                                    AofBase.cleanTemporaries opened.Dir
-                                    log.Warning(sprintf "Background AOF rewrite terminated with error: %s" e)
-                                    lastRewriteOk <- false
-                                    // Retried later, as Redis retries a failed rewrite.
-                                    retryAtMs <- nowMs () + 5000L
-                                | Ok _, None -> ()
-                            with e ->
-                                // An error past the write (switching the manifest): a failed rewrite, never a
-                                // crash of the whole server from a background thread.
-                                log.Warning(sprintf "Background AOF rewrite terminated with error: %s" e.Message)
-                                lastRewriteOk <- false
-                                retryAtMs <- nowMs () + 5000L
+                            record ()
                         finally
                             lastRewriteSec <- (nowMs () - rewriteStartMs) / 1000L
                             rewriting <- false
                             aof |> Option.iter (fun l -> l.SkipSync <- false))
 
-                // The executor comes first: the rewrite takes whatever CPU is left, as a forked child would.
-                Threading.Thread(work, IsBackground = true, Name = "aof-rewrite", Priority = Threading.ThreadPriority.Lowest).Start()
+                let work () =
+                    try
+                        // Step 1, while the writes still go to the current incr file.
+                        let opened, incr =
+                            lock manifestLock (fun () ->
+                                match layout with
+                                | Some lay when logGeneration = generation ->
+                                    let opened, incr = AofRewrite.openNextIncr log lay
+                                    layout <- Some opened
+                                    Some opened, Some incr
+                                | _ -> None, None)
+
+                        match opened, incr with
+                        | Some opened, Some incr ->
+                            // Step 2: the snapshot, and the log moved to the new incr, at one instant.
+                            let mutable taken = None
+                            let mutable retired = None
+
+                            runLocked (fun () ->
+                                match aof with
+                                | Some current when logGeneration = generation ->
+                                    current.WriteBuffered()
+                                    retired <- Some current
+                                    openLog (AofLayout.filePath opened incr.Name)
+                                    aof |> Option.iter (fun l -> l.SkipSync <- settings.NoAppendfsyncOnRewrite)
+                                    taken <- Some(snapshot (), nowMs ())
+                                | _ -> ())
+
+                            // The retired file's last sync and close, away from the loop.
+                            retired
+                            |> Option.iter (fun l -> Threading.Tasks.Task.Run(fun () -> (l :> IDisposable).Dispose()) |> ignore)
+
+                            match taken with
+                            | None -> finish ignore
+                            | Some(ks, now) ->
+                                // Steps 3 to 5.
+                                let outcome =
+                                    try
+                                        let newBase =
+                                            AofRewrite.writeBase opened (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep
+
+                                        lock manifestLock (fun () ->
+                                            match layout with
+                                            | Some lay when logGeneration = generation ->
+                                                log.Notice "Background AOF rewrite terminated with success"
+                                                layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
+                                                Ok true
+                                            | _ -> Ok false)
+                                    with e ->
+                                        AofBase.cleanTemporaries opened.Dir
+                                        Error e.Message
+
+                                finish (fun () ->
+                                    match outcome with
+                                    | Ok true ->
+                                        lastRewriteOk <- true
+                                        rewrites <- rewrites + 1L
+                                        rewriteBaseSize <- snd (sizes ())
+                                        log.Notice "Background AOF rewrite finished successfully"
+                                    | Ok false -> ()
+                                    | Error reason -> failed reason)
+                        | _ -> finish ignore
+                    with e ->
+                        // Never a crash of the whole server from a background thread.
+                        finish (fun () -> failed e.Message)
+
+                // The event loop and the clients come first: the rewrite takes whatever CPU they leave.
+                Background.start "aof-rewrite" work
                 Ok()
             | _ ->
                 // With the log off, Redis still writes a fresh base: the same projection, synchronously here.
                 match layoutOnDisk () with
                 | Error e -> Error("ERR " + e)
                 | Ok l ->
-                    let switched, _ = AofBase.switchTo log l (Rewrite.iterTo (nowMs ()) snapshot)
-                    layout <- Some switched
+                    lock manifestLock (fun () ->
+                        let switched, _ = AofBase.switchTo log l (Rewrite.iterTo (nowMs ()) (snapshot ()))
+                        layout <- Some switched)
                     rewrites <- rewrites + 1L
                     Ok()
 
@@ -241,14 +295,14 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
             if retryAtMs > 0L && now >= retryAtMs then
                 retryAtMs <- 0L
-                this.StartRewrite(snapshot ()) |> ignore
+                this.StartRewrite snapshot |> ignore
             elif settings.AutoAofRewritePercentage > 0 && current >= settings.AutoAofRewriteMinSize then
                 let baseSize = max 1L rewriteBaseSize
                 let growth = (current * 100L / baseSize) - 100L
 
                 if growth >= int64 settings.AutoAofRewritePercentage then
                     log.Notice(sprintf "Starting automatic rewriting of AOF on %d%% growth" growth)
-                    this.StartRewrite(snapshot ()) |> ignore
+                    this.StartRewrite snapshot |> ignore
 
     member _.Info: AofInfo =
         let sizes = sizes ()

@@ -403,7 +403,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         | Control.Hello(version, auth, name) -> Clients.hello settings.RequirePass session version auth name
         | Control.Debug d -> debug session d
         | Control.BgRewriteAof ->
-            match persistence.StartRewrite keyspace with
+            match persistence.StartRewrite(fun () -> keyspace) with
             | Ok() -> Reply.Simple "Background append only file rewriting started"
             | Error e -> Reply.Error e
         | Control.Auth(user, password) ->
