@@ -3,6 +3,15 @@ namespace Aof.Core
 open System
 open System.Numerics
 
+/// Who may edit a map's nodes in place: nodes carry the owner that created them, and an update by that
+/// owner changes them instead of copying the path. A short-lived transient is `roomy` (nodes keep spare
+/// room to grow into, trimmed when it is persisted); a long-lived owner, whose maps are read between its
+/// edits, keeps every array exact. Whoever holds an owner must not use a map after editing a newer one
+/// made from it, and must take a new owner before handing a map to anyone who keeps it.
+[<Sealed; AllowNullLiteral>]
+type ChampOwner(roomy: bool) =
+    member _.Roomy = roomy
+
 /// The trie underneath `ChampMap` (Steindorff & Vinju's CHAMP), specialised for `byte[]` keys.
 ///
 /// A node holds two 32-bit bitmaps over the 5-bit hash chunk of its level: `DataMap` marks slots whose
@@ -15,12 +24,9 @@ open System.Numerics
 /// So the shape is a function of the key set alone, whatever the order of updates.
 module internal ChampTrie =
 
-    /// Identifies one transient: nodes it created carry it and may be mutated in place; persistent nodes
-    /// carry null and are never mutated.
-    [<Sealed; AllowNullLiteral>]
-    type Owner() =
-        class
-        end
+    /// Nodes created by an owner carry it and may be mutated in place by it; persistent nodes carry null
+    /// and are never mutated.
+    type Owner = ChampOwner
 
     [<Struct; NoEquality; NoComparison>]
     type Pair<'V> =
@@ -109,7 +115,7 @@ module internal ChampTrie =
             Array.Copy(pairs, i, pairs, i + 1, count - i)
             pairs[i] <- p
             pairs
-        elif isNull owner then
+        elif isNull owner || not owner.Roomy then
             insertAt pairs i p
         else
             let r = Array.zeroCreate (min 32 (max 4 (2 * count)))
@@ -118,9 +124,10 @@ module internal ChampTrie =
             Array.Copy(pairs, i, r, i + 1, count - i)
             r
 
-    /// `n`'s pairs without the one at `i`: closed up in place when `n` is owned, else an exact copy.
+    /// `n`'s pairs without the one at `i`: closed up in place when `n` is owned by a roomy owner, else an
+    /// exact copy.
     let withoutPair (owner: Owner) (n: Node<'V>) (i: int) : Pair<'V>[] =
-        if editable owner n then
+        if editable owner n && owner.Roomy then
             let pairs = n.Pairs
             let count = BitOperations.PopCount n.DataMap
             Array.Copy(pairs, i + 1, pairs, i, count - i - 1)
@@ -554,7 +561,7 @@ type ChampMap<'V> internal (root: Node<'V>, count: int) =
 /// write, so that map never changes.
 [<Sealed>]
 type ChampTransient<'V> internal (root: Node<'V>, count: int) =
-    let mutable owner = Owner()
+    let mutable owner = ChampOwner(true)
     let mutable root = root
     let mutable count = count
 
@@ -607,6 +614,24 @@ module Champ =
         let mutable added = false
         let root = insert null m.Root key (hashOf key) 0 value &added
         ChampMap(root, (if added then m.Count + 1 else m.Count))
+
+    /// `add` by `owner` (null: exactly `add`): nodes it owns are edited in place. When the root itself was
+    /// edited and no key was added, the result is `m`.
+    let addIn (owner: ChampOwner) (key: byte[]) (value: 'V) (m: ChampMap<'V>) : ChampMap<'V> =
+        let mutable added = false
+        let root = insert owner m.Root key (hashOf key) 0 value &added
+
+        if not added && obj.ReferenceEquals(root, m.Root) then m
+        else ChampMap(root, (if added then m.Count + 1 else m.Count))
+
+    /// `remove` by `owner` (null: exactly `remove`): nodes it owns are edited in place.
+    let removeIn (owner: ChampOwner) (key: byte[]) (m: ChampMap<'V>) : ChampMap<'V> =
+        let mutable removed = false
+        let root = ChampTrie.remove owner m.Root key (hashOf key) 0 &removed
+
+        if not removed then m
+        elif m.Count = 1 then empty
+        else ChampMap(root, m.Count - 1)
 
     let remove (key: byte[]) (m: ChampMap<'V>) : ChampMap<'V> =
         let mutable removed = false

@@ -34,7 +34,8 @@ module Decide =
         if Champ.isEmpty db.Expires || keys.Length = 0 then
             struct (ks, [], 0)
         else
-            let mutable db = db
+            // A draft: step applies these deletions to the real keyspace with the command's own events.
+            let mutable db = Db.draft db
             let mutable evs = []
             let mutable n = 0
 
@@ -133,6 +134,7 @@ module Decide =
         struct (write (Reply.Array [| Reply.Bulk(Num.formatInt64 (int64 next)); Reply.Array(List.rev keys |> List.toArray) |]) evs, expired.Length)
 
     let private randomKey (ctx: Ctx) (dbi: int) (db: Db) : struct (Outcome * int) =
+        // Drawing again after an expired key removes it from a draft only; the facts go in `evs`.
         let rec draw (db: Db) (rnd: uint64) tries evs =
             match Champ.randomEntry rnd db.Keys with
             | ValueNone -> struct (write Reply.Nil (List.rev evs), evs.Length)
@@ -144,7 +146,7 @@ module Decide =
                 struct (write Reply.Nil (List.rev evs), evs.Length)
             | ValueSome(k, _) -> struct (write (Reply.Bulk k) (List.rev evs), evs.Length)
 
-        draw db ctx.Random 0 []
+        draw (Db.draft db) ctx.Random 0 []
 
     // One small function per command: each gets a small stack frame, where one big match would make
     // every call zero the locals of every case.

@@ -125,7 +125,7 @@ module Evolve =
 
                 for i in 0 .. dbs.Length - 1 do
                     if not (isNull (box keys[i])) then
-                        dbs[i] <- { Keys = keys[i].Persist(); Expires = expires[i].Persist() }
+                        dbs[i] <- { Keys = keys[i].Persist(); Expires = expires[i].Persist(); Owner = null }
                         keys[i] <- Unchecked.defaultof<_>
                         expires[i] <- Unchecked.defaultof<_>
 

@@ -13,7 +13,8 @@ module Expire =
         let mutable evs = []
 
         for dbi in 0 .. (Keyspace.databases ks) - 1 do
-            let mutable db = Keyspace.db dbi ks
+            // A draft: the server applies the DEL facts to the real keyspace.
+            let mutable db = Db.draft (Keyspace.db dbi ks)
             let mutable rounds = 0
             let mutable go = not (Champ.isEmpty db.Expires)
 

@@ -91,7 +91,11 @@ module Expiry =
 /// them and the active expiry cycle can sample only keys that can expire.
 type Db =
     { Keys: ChampMap<Entry>
-      Expires: ChampMap<int64> }
+      Expires: ChampMap<int64>
+      /// Who may edit these maps in place: null (every update copies its path, the value semantics every
+      /// pure caller sees) or the executor's owner, which edits its own nodes between snapshots (see
+      /// Keyspace.own).
+      Owner: ChampOwner }
 
 /// The whole dataset: an immutable value, so a snapshot is a reference copy. Database 0, where nearly every
 /// client works, has a field of its own: a write there allocates one small record instead of copying the
@@ -105,20 +109,27 @@ type Keyspace =
     member ks.Dbs = Array.append [| ks.Db0 |] ks.Rest
 
 module Db =
-    let empty = { Keys = Champ.empty; Expires = Champ.empty }
+    let empty = { Keys = Champ.empty; Expires = Champ.empty; Owner = null }
     let inline size (db: Db) = Champ.count db.Keys
     let inline tryFind (key: byte[]) (db: Db) = Champ.tryFind key db.Keys
 
     let set (key: byte[]) (entry: Entry) (db: Db) : Db =
-        { Keys = Champ.add key entry db.Keys
+        { Keys = Champ.addIn db.Owner key entry db.Keys
           Expires =
-            if Expiry.has entry then Champ.add key entry.ExpireAt db.Expires
+            if Expiry.has entry then Champ.addIn db.Owner key entry.ExpireAt db.Expires
             elif Champ.isEmpty db.Expires then db.Expires
-            else Champ.remove key db.Expires }
+            else Champ.removeIn db.Owner key db.Expires
+          Owner = db.Owner }
+
+    /// The same database for edits that are only a draft (a decision looking ahead, a sampling loop): they
+    /// copy paths as persistent updates do and never touch an owner's maps in place.
+    let draft (db: Db) : Db =
+        if isNull db.Owner then db else { db with Owner = null }
 
     let remove (key: byte[]) (db: Db) : Db =
-        { Keys = Champ.remove key db.Keys
-          Expires = if Champ.isEmpty db.Expires then db.Expires else Champ.remove key db.Expires }
+        { Keys = Champ.removeIn db.Owner key db.Keys
+          Expires = if Champ.isEmpty db.Expires then db.Expires else Champ.removeIn db.Owner key db.Expires
+          Owner = db.Owner }
 
     /// Sets several keys to strings without a TTL (MSET) through a transient, so the paths they share are
     /// copied once instead of once per key.
@@ -134,7 +145,7 @@ module Db =
                 keys.Set(k, Entry(Value.Str v, Expiry.none))
                 if not (Champ.isEmpty expires) then expires <- Champ.remove k expires
 
-            { Keys = keys.Persist(); Expires = expires }
+            { Keys = keys.Persist(); Expires = expires; Owner = db.Owner }
 
     /// Removes several keys (DEL, UNLINK) through a transient.
     let removeMany (keys: byte[][]) (db: Db) : Db =
@@ -148,7 +159,7 @@ module Db =
                 t.Remove k
                 if not (Champ.isEmpty expires) then expires <- Champ.remove k expires
 
-            { Keys = t.Persist(); Expires = expires }
+            { Keys = t.Persist(); Expires = expires; Owner = db.Owner }
 
 module Keyspace =
     let defaultDatabases = 16
@@ -173,6 +184,25 @@ module Keyspace =
             let rest = Array.copy ks.Rest
             rest[i - 1] <- db
             { ks with Rest = rest }
+
+    /// The same dataset, its maps from now on edited in place by `owner` wherever it created the nodes: the
+    /// executor's live keyspace between snapshots, so that a write stops copying the path to its key (with
+    /// a million keys that copy, a kilobyte a write, outlived the young generation and made the collector
+    /// pause the server for milliseconds). Whoever owns it must use only the newest keyspace it made, and
+    /// must hand others `frozen` copies taken under a new owner.
+    let own (owner: ChampOwner) (ks: Keyspace) : Keyspace =
+        let owned (db: Db) = if obj.ReferenceEquals(db.Owner, owner) then db else { db with Owner = owner }
+        { Db0 = owned ks.Db0; Rest = Array.map owned ks.Rest }
+
+    /// The same dataset with no owner: a value no later write can change, once its former owner is retired
+    /// (every write after that copies the nodes the old owner made, as any persistent update does).
+    let frozen (ks: Keyspace) : Keyspace =
+        let plain (db: Db) = if isNull db.Owner then db else { db with Owner = null }
+        { Db0 = plain ks.Db0; Rest = Array.map plain ks.Rest }
+
+    /// Whether every database is owned by `owner`.
+    let ownedBy (owner: ChampOwner) (ks: Keyspace) : bool =
+        obj.ReferenceEquals(ks.Db0.Owner, owner) && ks.Rest |> Array.forall (fun db -> obj.ReferenceEquals(db.Owner, owner))
 
     /// A plain, comparable picture of the dataset for tests and tools: db -> key -> (value, expireAt).
     let toMap (ks: Keyspace) : Map<int, Map<string, Plain * int64>> =

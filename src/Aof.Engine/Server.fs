@@ -1,9 +1,10 @@
 namespace Aof.Engine
 
 // The executor. Redis's atomicity comes from running one command at a time; here every connection's
-// batch runs under one lock, in arrival order, against an immutable keyspace that is swapped for the next
-// one after each decision. Readers of a snapshot (INFO now, the AOF rewrite later) take the reference and
-// need no lock at all.
+// batch runs under one lock, in arrival order, against the keyspace value that each decision replaces with
+// the next. Between snapshots the executor edits the nodes it made itself in place (Keyspace.own), since
+// nobody else can see them; a reader that keeps the keyspace beyond the lock (a rewrite, Server.Keyspace)
+// gets a frozen copy, taken in O(1) by starting a new owner, and needs no lock at all after that.
 //
 // A batch: for each command, check it, decide it against the current keyspace and the clock, apply its
 // events, append them to the AOF buffer, write its reply into the connection's output buffer. After the
@@ -41,6 +42,20 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
     let mutable exitCode = 0
     let mutable settings = initial
     let mutable keyspace = Keyspace.create initial.Databases
+    // The executor edits the nodes of its own keyspace in place (Keyspace.own): it only ever uses the newest
+    // keyspace, under the lock. Whatever outlives the lock (a rewrite's snapshot, a reader on another thread)
+    // gets a frozen copy, and the executor takes a new owner at that moment, so the copy never changes.
+    let mutable owner = ChampOwner(false)
+
+    let ownKeyspace () =
+        if not (Keyspace.ownedBy owner keyspace) then keyspace <- Keyspace.own owner keyspace
+
+    /// The keyspace as it is now, as a value no later write changes. Call under the lock.
+    let snapshot () : Keyspace =
+        let frozen = Keyspace.frozen keyspace
+        owner <- ChampOwner(false)
+        keyspace <- Keyspace.own owner keyspace
+        frozen
     let stats = Stats()
     let sessions = ConcurrentDictionary<int64, Session>()
     let mutable nextId = 0L
@@ -108,6 +123,12 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         let struct (ks, d) = Decide.step (ctx micros) keyspace session.Db cmd
 
         if d.Blocked then
+            // Keys it found expired were deleted (in place, too) before it chose to wait: that stands, and is
+            // logged, as Redis deletes and propagates an expired key on any access.
+            if not d.Events.IsEmpty then
+                keyspace <- ks
+                applyDecision { d with Reply = Reply.Nil }
+
             match Command.blocking cmd with
             // Inside MULTI a blocking command cannot wait: it answers at once, as in Redis.
             | ValueSome(struct (_, multiReply)) when inExec -> multiReply
@@ -132,8 +153,11 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                     let struct (ks, d) = Decide.step (ctx micros) keyspace b.Db b.Cmd
 
                     match d.Reply with
-                    | _ when d.Blocked -> ()
-                    | Reply.Error _ -> ()
+                    | _ when d.Blocked || (match d.Reply with Reply.Error _ -> true | _ -> false) ->
+                        // Not served; expired keys it deleted on the way stay deleted (see runData).
+                        if not d.Events.IsEmpty then
+                            keyspace <- ks
+                            applyDecision d
                     | r ->
                         keyspace <- ks
                         blocked.Unregister(s, b)
@@ -346,7 +370,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 settings <- s
                 limits <- (hostSettings s).Resp
                 log.Level <- s.LogLevel
-                persistence.Reconfigure(s, keyspace, now)
+                persistence.Reconfigure(s, snapshot (), now)
                 Reply.ok
             | Error e -> Reply.Error e
         | Control.ConfigResetStat ->
@@ -403,7 +427,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         | Control.Hello(version, auth, name) -> Clients.hello settings.RequirePass session version auth name
         | Control.Debug d -> debug session d
         | Control.BgRewriteAof ->
-            match persistence.StartRewrite(fun () -> keyspace) with
+            match persistence.StartRewrite snapshot with
             | Ok() -> Reply.Simple "Background append only file rewriting started"
             | Error e -> Reply.Error e
         | Control.Auth(user, password) ->
@@ -481,6 +505,8 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             try
                 let micros = nowMicros ()
                 let now = micros / 1000L
+                ownKeyspace ()
+
                 if activeExpire && not persistence.Loading then
                     let evs = Expire.activeCycle now (uint64 (rng.NextInt64())) 16 keyspace
 
@@ -489,7 +515,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                         applyEvents evs
                         stats.ExpiredKeys <- stats.ExpiredKeys + int64 evs.Length
 
-                persistence.Cron(fun () -> keyspace)
+                persistence.Cron snapshot
 
                 if settings.Timeout > 0 then
                     for s in sessions.Values do
@@ -573,7 +599,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
     member _.Log = log
 
     /// The current dataset: an immutable value, safe to read from any thread.
-    member _.Keyspace = keyspace
+    member _.Keyspace: Keyspace = lock gate snapshot
 
     /// Called by the host once it listens. With the AOF on, the data is loaded now, on its own thread, while
     /// clients that connect meanwhile get -LOADING; a fatal loading error stops the server with exit code 1.
@@ -661,6 +687,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
         try
             commitPoint <- 0L
+            ownKeyspace ()
             // One clock reading per batch: the commands of one read arrived together (Redis, too, fixes the
             // time once per command and a pipelined batch runs within microseconds).
             let micros = nowMicros ()
@@ -708,6 +735,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         let reply =
             try
                 commitPoint <- 0L
+                ownKeyspace ()
                 let micros = nowMicros ()
                 let r = dispatch session micros args
                 // Call cannot wait: a blocking command that finds nothing answers as if it timed out.

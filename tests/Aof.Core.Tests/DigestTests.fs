@@ -284,7 +284,7 @@ type Checks(output: ITestOutputHelper) =
             let v = if i % 3 = 0 then Value.Int(int64 i) else Value.Str(b (sprintf "value-%d" i))
             t.Set(b (sprintf "key:%d" i), Entry(v, (if i % 5 = 0 then farFuture else Expiry.none)))
 
-        let ks = Keyspace.withDb 0 { Keys = t.Persist(); Expires = Champ.empty } Keyspace.empty
+        let ks = Keyspace.withDb 0 { Keys = t.Persist(); Expires = Champ.empty; Owner = null } Keyspace.empty
         let sw = Stopwatch.StartNew()
         let d = Digest.dataset ks
         sw.Stop()

@@ -134,6 +134,78 @@ let ``bulk replay equals replay (every type)`` () =
         let events = Rewrite.project run.Now run.Final |> List.ofSeq
         Keyspace.toMap (Evolve.replayBulk (empty ()) (run.Events @ events)) = Keyspace.toMap (Evolve.replay (empty ()) (run.Events @ events)))
 
+/// runReal as the executor runs it: the keyspace edited in place by an owner (owned again after each step,
+/// as the executor does after FLUSHALL or SWAPDB made fresh databases). After `freezeAt` steps a frozen copy
+/// is taken and the owner replaced, as for a rewrite's snapshot; returned with its picture at that moment.
+let private runOwned (steps: Step list) (freezeAt: int) : Run * Keyspace * Map<int, Map<string, Plain * int64>> =
+    let mutable owner = ChampOwner(false)
+    let mutable ks = Keyspace.own owner (Keyspace.create databases)
+    let mutable db = 0
+    let mutable now = start
+    let mutable frozen = Keyspace.create databases
+    let mutable frozenPicture = Map.empty
+    let events = ResizeArray()
+    let replies = ResizeArray()
+
+    steps
+    |> List.iteri (fun i st ->
+        if i = freezeAt then
+            frozen <- Keyspace.frozen ks
+            frozenPicture <- Keyspace.toMap frozen
+            owner <- ChampOwner(false)
+
+        ks <- Keyspace.own owner ks
+        now <- now + st.Advance
+
+        match Command.parse (st.Args |> List.map Bytes.ofString |> List.toArray) with
+        | Ok(Request.Control(Control.Select d)) ->
+            db <- d
+            replies.Add Reply.ok
+        | Ok(Request.Data cmd) ->
+            let ctx = { Now = now; NowMicros = now * 1000L; Random = 42UL; MaxBulkLen = 512L * 1024L * 1024L }
+            let struct (next, d) = Decide.step ctx ks db cmd
+            ks <- next
+            events.AddRange d.Events
+            replies.Add d.Reply
+        | Ok(Request.Control c) -> failwithf "unexpected control %A" c
+        | Error r -> replies.Add r)
+
+    { Replies = List.ofSeq replies; Final = ks; Events = List.ofSeq events; Now = now }, frozen, frozenPicture
+
+[<Fact>]
+let ``edited in place by its owner, a keyspace replies and ends as the persistent one; a frozen copy never changes`` () =
+    check (fun steps ->
+        let plain = runReal steps
+        let owned, frozen, frozenPicture = runOwned steps (List.length steps / 2)
+
+        // The counts too: a map edited in place behind an older wrapper would keep the wrapper's count.
+        let counts (ks: Keyspace) =
+            [ for db in ks.Dbs -> Db.size db, Champ.count db.Expires, Seq.length (Champ.toSeq db.Keys) ]
+
+        owned.Replies = plain.Replies
+        && owned.Events = plain.Events
+        && Keyspace.toMap owned.Final = Keyspace.toMap plain.Final
+        && counts owned.Final = counts plain.Final
+        && Keyspace.toMap frozen = frozenPicture)
+
+[<Fact>]
+let ``the active expiry cycle only reports what an owned keyspace should delete, it does not delete it`` () =
+    let owner = ChampOwner(false)
+    let mutable ks = Keyspace.own owner (Keyspace.create databases)
+
+    for i in 0..199 do
+        let at = if i % 2 = 0 then 10L else Expiry.none
+        ks <- Evolve.apply ks { Db = i % 3; Op = Op.Set(Bytes.ofString (string i), "v"B, TtlChange.At at) }
+        ks <- Keyspace.own owner ks
+
+    let before = Keyspace.toMap ks
+    let sizes (ks: Keyspace) = [ for db in ks.Dbs -> Db.size db, Champ.count db.Expires ]
+    let sizesBefore = sizes ks
+    let evs = Expire.activeCycle 1000L 7UL 100 ks
+    Assert.NotEmpty evs
+    Assert.Equal<Map<int, Map<string, Plain * int64>>>(before, Keyspace.toMap ks)
+    Assert.Equal<(int * int) list>(sizesBefore, sizes ks)
+
 [<Fact>]
 let ``the generated sessions do build every type`` () =
     // Guards the properties above against passing vacuously (a generator that never makes a collection).
