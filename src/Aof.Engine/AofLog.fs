@@ -6,15 +6,18 @@ namespace Aof.Engine
 //    in-memory buffer, in execution order, with a SELECT when the database changes and MULTI/EXEC around a
 //    unit of several events. The buffer's logical end after a batch is that batch's commit point; a batch
 //    of reads has one too (everything appended before it), so no reply shows a write before it is durable.
-// 2. Commit, before any reply of the batch is sent:
-//    - `always`: the batch waits (asynchronously: the socket threads go on reading and executing other
-//      clients) for the syncer thread, which writes everything buffered and fdatasyncs it, then releases
-//      every batch that sync covered. While it syncs, more batches append; the next sync covers them all:
-//      one write(2) and one fdatasync for whatever arrived meanwhile (group commit).
-//    - `everysec` and `no`: the buffer is written (write(2), no sync) before the batch returns. `everysec`
-//      syncs from the background thread at most once a second; while a sync is still running, writes are
-//      postponed for up to 2 s (the replies go out meanwhile, as in Redis) and then done anyway, counted in
-//      aof_delayed_fsync. `no` leaves syncing to the OS.
+// 2. Commit, before any reply of the batch is sent. With a host event loop (RoundBell), a batch that
+//    wrote waits (asynchronously) for the end of the loop's round: the loop has then run every command that
+//    had arrived, and commits them all at once, as Redis does before its loop sleeps:
+//    - `always`: one write(2) and one fdatasync for the whole round (group commit), then every batch it
+//      covers is released and its replies are sent, all on the loop's thread.
+//    - `everysec` and `no`: one write(2) for the whole round, no sync. `everysec` syncs from the background
+//      thread at most once a second; while a sync is still running, writes are postponed for up to 2 s
+//      (the replies go out meanwhile, as in Redis) and then done anyway, counted in aof_delayed_fsync.
+//      `no` leaves syncing to the OS.
+//    Without a loop (an embedded engine), `always` batches wait for the syncer thread, which writes and
+//    syncs whatever is buffered and releases what that covered; `everysec` and `no` batches write before
+//    they return.
 // 3. Failure. Under `always` a failed write or sync is fatal: the server logs and exits, as Redis does,
 //    because an acknowledged write could not be made durable. Otherwise the partial write is cut off the
 //    file, the data stays buffered and is retried from the timer, the status becomes `err`, and writes are
@@ -161,7 +164,13 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     /// are sent from here, inline (a hand-off to another thread measured slower), so the waiting list is
     /// only held to take them off it. Called from the syncer and from Flush, so the taken ones are local.
     let release () =
-        let durable = if skipSync then written else synced
+        // Under `everysec` and `no` a batch waits only for the write of its round (or not at all while the
+        // write is postponed): whoever waits then goes.
+        let durable =
+            if policy <> SyncPolicy.Always then Int64.MaxValue
+            elif skipSync then written
+            else synced
+
         let mutable taken: List<TaskCompletionSource> = null
 
         lock waiters (fun () ->
@@ -280,10 +289,14 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     /// Completes when everything up to `upTo` is as durable as the policy promises: under `always` once the
     /// syncer's fdatasync covers it (no wait at all when it already does); otherwise after a direct write.
     member this.WhenDurable(upTo: int64) : ValueTask =
-        if policy <> SyncPolicy.Always then
+        if fatal then
+            ValueTask.CompletedTask
+        elif policy <> SyncPolicy.Always && isNull roundBell then
             this.Commit upTo
             ValueTask.CompletedTask
-        elif synced >= upTo || (skipSync && written >= upTo) || fatal then
+        elif policy <> SyncPolicy.Always && written >= upTo then
+            ValueTask.CompletedTask
+        elif policy = SyncPolicy.Always && (synced >= upTo || (skipSync && written >= upTo)) then
             ValueTask.CompletedTask
         else
             let tcs = TaskCompletionSource(TaskCreationOptions.None)
@@ -299,8 +312,10 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     member this.Cron() : unit =
         if policy = SyncPolicy.Always then
             if appended > synced then wake.Set() |> ignore
-        elif appended > written then
-            this.Commit appended
+        else
+            if appended > written then this.Commit appended
+            // A batch that waits for a round that never came (a ring lost while the bell changed) goes now.
+            if waiters.Count > 0 then release ()
 
     /// Writes what is buffered now, without a sync: before the log is retired for another file, whose
     /// Dispose then syncs it away from the executor.
@@ -342,13 +357,17 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             wake.Set() |> ignore
             if isNull ring then groupCommit ()
 
-    /// The host's loop has run the commands that had arrived: under `always` everything appended is
-    /// written and synced now, on the loop's thread, and the batches it covers are released (their replies
-    /// are sent from here).
-    member _.RoundEnded() : unit =
+    /// The host's loop has run the commands that had arrived: everything appended is written now, in one
+    /// write(2) for the whole round, as Redis writes its buffer once per loop (under `always` also synced),
+    /// on the loop's thread, and the batches it covers are released (their replies are sent from here).
+    member this.RoundEnded() : unit =
         Volatile.Write(&roundAsked, 0)
 
-        if policy = SyncPolicy.Always then groupCommit () else release ()
+        if policy = SyncPolicy.Always then
+            groupCommit ()
+        else
+            this.Commit appended
+            release ()
 
     /// The logical end of everything appended so far: a batch that read the state commits up to here, so
     /// no reply shows a write (anyone's) before that write is as durable as the policy promises.
