@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 
 namespace Aof.Server.Tests;
@@ -5,19 +6,40 @@ namespace Aof.Server.Tests;
 /// <summary>
 /// Redis writes a command to the AOF before its reply leaves. The host commits once per round of its
 /// event loop (one write(2) for every client's batch in it), so with many clients at once each reply must
-/// still come after its own command is in the file, under every fsync policy.
+/// still come after its own command is in the file. The one exception is Redis's too: under `everysec`,
+/// while a background sync is still running, the write is postponed (for up to two seconds) and the
+/// replies go out meanwhile.
 /// </summary>
 public sealed class WriteBeforeReplyTests
 {
     [Theory]
-    [InlineData("always")]
-    [InlineData("everysec")]
-    [InlineData("no")]
-    public async Task EveryReplyComesAfterItsCommandIsInTheIncrFile(string policy)
+    [InlineData("always", 0)]
+    [InlineData("no", 0)]
+    [InlineData("everysec", 3000)]
+    public async Task EveryReplyComesAfterItsCommandIsInTheIncrFile(string policy, int graceMs)
     {
         if (TestServer.Target != Target.InProcess) return; // the file is read from this process's directory
         await using var server = await TestServer.StartAsync("--appendonly", "yes", "--appendfsync", policy);
-        var incr = () => Directory.GetFiles(Path.Combine(server.Dir, "appendonlydir"), "*.incr.aof").Single();
+        var dir = Path.Combine(server.Dir, "appendonlydir");
+        // The AOF loads after the server listens: wait for its end (-LOADING until then).
+        await using (var probe = await server.ConnectAsync())
+        {
+            var deadline = Stopwatch.StartNew();
+            while (await probe.CallAsync("PING") is not Reply.Status { Text: "PONG" })
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the server never finished loading");
+                await Task.Delay(20);
+            }
+        }
+
+        async Task<bool> InFile(string key)
+        {
+            // Shared: the server keeps the file open for appending.
+            var path = Directory.GetFiles(dir, "*.incr.aof").Single();
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(file, Encoding.Latin1);
+            return (await reader.ReadToEndAsync()).Contains($"\r\n{key}\r\n");
+        }
 
         var missing = new List<string>();
         async Task Client(int id)
@@ -27,11 +49,14 @@ public sealed class WriteBeforeReplyTests
             {
                 var key = $"c{id}:k{n}";
                 Assert.Equal("OK", await client.StatusAsync("SET", key, "v"));
-                // Read as the bytes on disk now: shared, since the server keeps the file open for appending.
-                using var file = new FileStream(incr(), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                using var reader = new StreamReader(file, Encoding.Latin1);
-                if (!(await reader.ReadToEndAsync()).Contains($"\r\n{key}\r\n"))
-                    lock (missing) missing.Add(key);
+                var since = Stopwatch.StartNew();
+                var found = await InFile(key);
+                while (!found && since.ElapsedMilliseconds < graceMs)
+                {
+                    await Task.Delay(20);
+                    found = await InFile(key);
+                }
+                if (!found) lock (missing) missing.Add(key);
             }
         }
 
