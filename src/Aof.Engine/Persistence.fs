@@ -105,7 +105,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
         | None -> None
 
     /// Loads the AOF named by the manifest (or upgrades a legacy file, or starts fresh) and opens the incr
-    /// file for appending. Error is the fatal message: the server must not start.
+    /// file for appending; still loading until Loaded. Error is the fatal message: the server must not
+    /// start.
     member _.LoadAtStart() : Result<Keyspace, string> =
         AofBase.cleanTemporaries (Path.Combine(settings.Dir, settings.AppendDirname))
 
@@ -114,20 +115,22 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
         | Ok loaded ->
             layout <- Some(AofRewrite.deleteHistory log loaded.Layout)
             openLog loaded.IncrPath
-            loading <- false
             rewriteBaseSize <- snd (sizes ())
             Ok loaded.Keyspace
 
-    /// DEBUG LOADAOF: flush, then replay the files on disk into an empty dataset. Works with the log off too.
+    /// DEBUG LOADAOF: flush, then replay the files on disk into an empty dataset (loading until Loaded).
+    /// Works with the log off too.
     member _.Reload(databases: int) : Result<Keyspace, string> =
         aof |> Option.iter (fun l -> l.Flush())
         loading <- true
 
-        try
-            layoutOnDisk ()
-            |> Result.bind (fun l -> AofLoad.replay settings log l (Keyspace.create databases))
-        finally
-            loading <- false
+        layoutOnDisk ()
+        |> Result.bind (fun l -> AofLoad.replay settings log l (Keyspace.create databases))
+
+    /// The loaded dataset is in place: commands stop getting -LOADING. The executor calls it under its lock
+    /// once it holds the new keyspace, or a command could slip in between and see the old one (an empty
+    /// dataset right after the start).
+    member _.Loaded() : unit = loading <- false
 
     /// Appends one atomic unit of events; the commit point for Commit. 0 when the log is off.
     member _.Append(events: Event list) : int64 =

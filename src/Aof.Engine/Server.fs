@@ -256,17 +256,22 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
                 let reloaded =
                     try
-                        persistence.Reload(Keyspace.databases keyspace)
+                        try
+                            persistence.Reload(Keyspace.databases keyspace)
+                        with e ->
+                            Error e.Message
                     finally
                         Monitor.Enter gate
 
                 match reloaded with
                 | Ok ks ->
                     keyspace <- ks
+                    persistence.Loaded()
                     stats.Dirty <- 0L
                     log.Warning "Append Only File loaded by DEBUG LOADAOF"
                     Reply.ok
                 | Error e ->
+                    persistence.Loaded()
                     log.Warning e
                     Reply.Error("ERR " + e)
 
@@ -628,6 +633,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
 
                 try
                     keyspace <- ks
+                    persistence.Loaded()
                 finally
                     Monitor.Exit gate
 
