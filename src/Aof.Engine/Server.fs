@@ -603,7 +603,9 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         if session.Authenticated then l else { l with Unauthenticated = true }
     member _.Log = log
 
-    /// The current dataset: an immutable value, safe to read from any thread.
+    /// The current dataset as a value no later write changes, safe to read from any thread. Each call takes
+    /// the executor's lock and freezes its nodes (its next writes copy their paths again, as after any
+    /// snapshot), so it is for looking, not for polling in a tight loop.
     member _.Keyspace: Keyspace = lock gate snapshot
 
     /// Called by the host once it listens. With the AOF on, the data is loaded now, on its own thread, while
