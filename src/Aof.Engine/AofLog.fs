@@ -71,7 +71,8 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     let mutable roundBell: Action = null
     // 1 from the first batch that waits until its round's sync starts: one ring per round.
     let mutable roundAsked = 0
-    // Batches waiting for the syncer under `always`: the position each needs durable, and its completion.
+    // Batches waiting for their round's commit (or, without a loop, for the syncer under `always`): the
+    // position each needs durable, and its completion.
     let waiters = List<struct (int64 * TaskCompletionSource)>()
 
     let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
@@ -160,9 +161,10 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                     log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
                     writeError <- Some reason
 
-    /// Releases the batches a sync covered (all of them once the server is dying: it exits). Their replies
+    /// Releases the batches a commit covered (all of them once the server is dying: it exits). Their replies
     /// are sent from here, inline (a hand-off to another thread measured slower), so the waiting list is
-    /// only held to take them off it. Called from the syncer and from Flush, so the taken ones are local.
+    /// only held to take them off it. Called from the loop's round, the syncer, the timer and Flush, so the
+    /// taken ones are local.
     let release () =
         // Under `everysec` and `no` a batch waits only for the write of its round (or not at all while the
         // write is postponed): whoever waits then goes.
@@ -286,8 +288,10 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             finally
                 Monitor.Exit writeLock
 
-    /// Completes when everything up to `upTo` is as durable as the policy promises: under `always` once the
-    /// syncer's fdatasync covers it (no wait at all when it already does); otherwise after a direct write.
+    /// Completes when everything up to `upTo` is as durable as the policy promises (at once when it already
+    /// is): with a host loop, at the end of the loop's round, once the round is written (and under `always`
+    /// synced); without one, under `always` once the syncer's fdatasync covers it, otherwise after a direct
+    /// write.
     member this.WhenDurable(upTo: int64) : ValueTask =
         if fatal then
             ValueTask.CompletedTask
