@@ -610,13 +610,8 @@ module Champ =
 
     let containsKey (key: byte[]) (m: ChampMap<'V>) : bool = (ChampTrie.tryFind m.Root key).IsSome
 
-    let add (key: byte[]) (value: 'V) (m: ChampMap<'V>) : ChampMap<'V> =
-        let mutable added = false
-        let root = insert null m.Root key (hashOf key) 0 value &added
-        ChampMap(root, (if added then m.Count + 1 else m.Count))
-
-    /// `add` by `owner` (null: exactly `add`): nodes it owns are edited in place. When the root itself was
-    /// edited and no key was added, the result is `m`.
+    /// `add` by `owner`: nodes it owns are edited in place (null: none are, every update copies its path).
+    /// When the root itself was edited and no key was added, the result is `m`.
     let addIn (owner: ChampOwner) (key: byte[]) (value: 'V) (m: ChampMap<'V>) : ChampMap<'V> =
         let mutable added = false
         let root = insert owner m.Root key (hashOf key) 0 value &added
@@ -624,7 +619,7 @@ module Champ =
         if not added && obj.ReferenceEquals(root, m.Root) then m
         else ChampMap(root, (if added then m.Count + 1 else m.Count))
 
-    /// `remove` by `owner` (null: exactly `remove`): nodes it owns are edited in place.
+    /// `remove` by `owner`: nodes it owns are edited in place (null: none are).
     let removeIn (owner: ChampOwner) (key: byte[]) (m: ChampMap<'V>) : ChampMap<'V> =
         let mutable removed = false
         let root = ChampTrie.remove owner m.Root key (hashOf key) 0 &removed
@@ -633,13 +628,9 @@ module Champ =
         elif m.Count = 1 then empty
         else ChampMap(root, m.Count - 1)
 
-    let remove (key: byte[]) (m: ChampMap<'V>) : ChampMap<'V> =
-        let mutable removed = false
-        let root = ChampTrie.remove null m.Root key (hashOf key) 0 &removed
+    let add (key: byte[]) (value: 'V) (m: ChampMap<'V>) : ChampMap<'V> = addIn null key value m
 
-        if not removed then m
-        elif m.Count = 1 then empty
-        else ChampMap(root, m.Count - 1)
+    let remove (key: byte[]) (m: ChampMap<'V>) : ChampMap<'V> = removeIn null key m
 
     let fold (f: 'S -> byte[] -> 'V -> 'S) (state: 'S) (m: ChampMap<'V>) : 'S =
         ChampTrie.fold (OptimizedClosures.FSharpFunc<_, _, _, _>.Adapt f) state m.Root
