@@ -119,15 +119,19 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
         record d.Events
         if blocked.Count > 0 && not d.Events.IsEmpty then blocked.NoteWritten d.Events
 
+    /// A decision that does not go through (a client that waits, or is not served) keeps the expired keys it
+    /// deleted on the way: they stay deleted, and logged, as Redis deletes and propagates an expired key on
+    /// any access (the live keyspace, edited in place, has lost them already).
+    let keepExpiredDeletions (ks: Keyspace) (d: Decision) =
+        if not d.Events.IsEmpty then
+            keyspace <- ks
+            applyDecision d
+
     let runData (session: Session) (micros: int64) (cmd: Command) : Reply =
         let struct (ks, d) = Decide.step (ctx micros) keyspace session.Db cmd
 
         if d.Blocked then
-            // Keys it found expired were deleted (in place, too) before it chose to wait: that stands, and is
-            // logged, as Redis deletes and propagates an expired key on any access.
-            if not d.Events.IsEmpty then
-                keyspace <- ks
-                applyDecision { d with Reply = Reply.Nil }
+            keepExpiredDeletions ks d
 
             match Command.blocking cmd with
             // Inside MULTI a blocking command cannot wait: it answers at once, as in Redis.
@@ -153,11 +157,8 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                     let struct (ks, d) = Decide.step (ctx micros) keyspace b.Db b.Cmd
 
                     match d.Reply with
-                    | _ when d.Blocked || (match d.Reply with Reply.Error _ -> true | _ -> false) ->
-                        // Not served; expired keys it deleted on the way stay deleted (see runData).
-                        if not d.Events.IsEmpty then
-                            keyspace <- ks
-                            applyDecision d
+                    | Reply.Error _ -> keepExpiredDeletions ks d
+                    | _ when d.Blocked -> keepExpiredDeletions ks d
                     | r ->
                         keyspace <- ks
                         blocked.Unregister(s, b)
