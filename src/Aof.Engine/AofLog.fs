@@ -161,6 +161,11 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
                     log.Warning(sprintf "Fail to fsync the AOF file: %s" reason)
                     writeError <- Some reason
 
+    /// How far the file is as durable as the policy promises: synced under `always` (written while
+    /// `no-appendfsync-on-rewrite` holds syncs back), written otherwise.
+    let committed () =
+        if policy = SyncPolicy.Always && not skipSync then synced else written
+
     /// Releases the batches a commit covered (all of them once the server is dying: it exits). Their replies
     /// are sent from here, inline (a hand-off to another thread measured slower), so the waiting list is
     /// only held to take them off it. Called from the loop's round, the syncer, the timer and Flush, so the
@@ -168,10 +173,7 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     let release () =
         // Under `everysec` and `no` a batch waits only for the write of its round (or not at all while the
         // write is postponed): whoever waits then goes.
-        let durable =
-            if policy <> SyncPolicy.Always then Int64.MaxValue
-            elif skipSync then written
-            else synced
+        let durable = if policy <> SyncPolicy.Always then Int64.MaxValue else committed ()
 
         let mutable taken: List<TaskCompletionSource> = null
 
@@ -298,9 +300,7 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         elif policy <> SyncPolicy.Always && isNull roundBell then
             this.Commit upTo
             ValueTask.CompletedTask
-        elif policy <> SyncPolicy.Always && written >= upTo then
-            ValueTask.CompletedTask
-        elif policy = SyncPolicy.Always && (synced >= upTo || (skipSync && written >= upTo)) then
+        elif committed () >= upTo then
             ValueTask.CompletedTask
         else
             let tcs = TaskCompletionSource(TaskCreationOptions.None)
@@ -353,8 +353,7 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     /// replies it releases. Rung when a batch starts waiting, it must make the loop call RoundEnded once
     /// the loop has handled the events already in hand.
     member _.RoundBell
-        with get () = roundBell
-        and set (ring: Action) =
+        with set (ring: Action) =
             roundBell <- ring
             Volatile.Write(&roundAsked, 0)
             // Whoever waits for a ring that is no longer coming goes with this sync.
