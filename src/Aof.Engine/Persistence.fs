@@ -143,8 +143,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
     /// The host loop's doorbell for every log, or null (see AofLog.RoundBell).
     member _.RoundBell
-        with get () = roundBell
-        and set (ring: Action) =
+        with set (ring: Action) =
             roundBell <- ring
             aof |> Option.iter (fun l -> l.RoundBell <- ring)
 
@@ -192,86 +191,86 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 let generation = logGeneration
                 log.Notice(sprintf "Background append only file rewriting started by pid %d" Environment.ProcessId)
 
-                let failed (reason: string) =
-                    log.Warning(sprintf "Background AOF rewrite terminated with error: %s" reason)
-                    lastRewriteOk <- false
-                    // Retried later, as Redis retries a failed rewrite.
-                    retryAtMs <- nowMs () + 5000L
+                // Step 1, while the writes still go to the current incr file: the next one, named in the
+                // manifest. None when the log was switched off or on meanwhile.
+                let openIncr () =
+                    lock manifestLock (fun () ->
+                        match layout with
+                        | Some lay when logGeneration = generation ->
+                            let opened, incr = AofRewrite.openNextIncr log lay
+                            layout <- Some opened
+                            Some(opened, incr)
+                        | _ -> None)
 
-                let finish (record: unit -> unit) =
+                // Step 2, under the executor's lock: the snapshot, and the log moved to the new incr at that
+                // instant. The retired file's last sync and close happen away from the loop.
+                let takeSnapshot (opened: AofLayout) (incr: AofFileInfo) =
+                    let mutable taken = None
+                    let mutable retired = None
+
+                    runLocked (fun () ->
+                        match aof with
+                        | Some current when logGeneration = generation ->
+                            current.WriteBuffered()
+                            retired <- Some current
+                            openLog (AofLayout.filePath opened incr.Name)
+                            aof |> Option.iter (fun l -> l.SkipSync <- settings.NoAppendfsyncOnRewrite)
+                            taken <- Some(snapshot (), nowMs ())
+                        | _ -> ())
+
+                    retired
+                    |> Option.iter (fun l -> Threading.Tasks.Task.Run(fun () -> (l :> IDisposable).Dispose()) |> ignore)
+
+                    taken
+
+                // Steps 3 to 5: true once the new base is in force, false if the log was switched meanwhile.
+                let writeAndSwitch (opened: AofLayout) (incr: AofFileInfo) (ks: Keyspace) (now: int64) =
+                    let newBase = AofRewrite.writeBase opened (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep
+
+                    lock manifestLock (fun () ->
+                        match layout with
+                        | Some lay when logGeneration = generation ->
+                            log.Notice "Background AOF rewrite terminated with success"
+                            layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
+                            true
+                        | _ -> false)
+
+                let work () =
+                    // Any error is a failed rewrite, never a crash of the whole server from a background thread.
+                    let outcome =
+                        try
+                            match openIncr () with
+                            | None -> Ok false
+                            | Some(opened, incr) ->
+                                match takeSnapshot opened incr with
+                                | None -> Ok false
+                                | Some(ks, now) ->
+                                    try
+                                        Ok(writeAndSwitch opened incr ks now)
+                                    with e ->
+                                        AofBase.cleanTemporaries opened.Dir
+                                        Error e.Message
+                        with e ->
+                            Error e.Message
+
                     runLocked (fun () ->
                         try
-                            record ()
+                            match outcome with
+                            | Ok true ->
+                                lastRewriteOk <- true
+                                rewrites <- rewrites + 1L
+                                rewriteBaseSize <- snd (sizes ())
+                                log.Notice "Background AOF rewrite finished successfully"
+                            | Ok false -> ()
+                            | Error reason ->
+                                log.Warning(sprintf "Background AOF rewrite terminated with error: %s" reason)
+                                lastRewriteOk <- false
+                                // Retried later, as Redis retries a failed rewrite.
+                                retryAtMs <- nowMs () + 5000L
                         finally
                             lastRewriteSec <- (nowMs () - rewriteStartMs) / 1000L
                             rewriting <- false
                             aof |> Option.iter (fun l -> l.SkipSync <- false))
-
-                let work () =
-                    try
-                        // Step 1, while the writes still go to the current incr file.
-                        let opened, incr =
-                            lock manifestLock (fun () ->
-                                match layout with
-                                | Some lay when logGeneration = generation ->
-                                    let opened, incr = AofRewrite.openNextIncr log lay
-                                    layout <- Some opened
-                                    Some opened, Some incr
-                                | _ -> None, None)
-
-                        match opened, incr with
-                        | Some opened, Some incr ->
-                            // Step 2: the snapshot, and the log moved to the new incr, at one instant.
-                            let mutable taken = None
-                            let mutable retired = None
-
-                            runLocked (fun () ->
-                                match aof with
-                                | Some current when logGeneration = generation ->
-                                    current.WriteBuffered()
-                                    retired <- Some current
-                                    openLog (AofLayout.filePath opened incr.Name)
-                                    aof |> Option.iter (fun l -> l.SkipSync <- settings.NoAppendfsyncOnRewrite)
-                                    taken <- Some(snapshot (), nowMs ())
-                                | _ -> ())
-
-                            // The retired file's last sync and close, away from the loop.
-                            retired
-                            |> Option.iter (fun l -> Threading.Tasks.Task.Run(fun () -> (l :> IDisposable).Dispose()) |> ignore)
-
-                            match taken with
-                            | None -> finish ignore
-                            | Some(ks, now) ->
-                                // Steps 3 to 5.
-                                let outcome =
-                                    try
-                                        let newBase =
-                                            AofRewrite.writeBase opened (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep
-
-                                        lock manifestLock (fun () ->
-                                            match layout with
-                                            | Some lay when logGeneration = generation ->
-                                                log.Notice "Background AOF rewrite terminated with success"
-                                                layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
-                                                Ok true
-                                            | _ -> Ok false)
-                                    with e ->
-                                        AofBase.cleanTemporaries opened.Dir
-                                        Error e.Message
-
-                                finish (fun () ->
-                                    match outcome with
-                                    | Ok true ->
-                                        lastRewriteOk <- true
-                                        rewrites <- rewrites + 1L
-                                        rewriteBaseSize <- snd (sizes ())
-                                        log.Notice "Background AOF rewrite finished successfully"
-                                    | Ok false -> ()
-                                    | Error reason -> failed reason)
-                        | _ -> finish ignore
-                    with e ->
-                        // Never a crash of the whole server from a background thread.
-                        finish (fun () -> failed e.Message)
 
                 // The event loop and the clients come first: the rewrite takes whatever CPU they leave.
                 Background.start "aof-rewrite" work
