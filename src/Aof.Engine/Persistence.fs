@@ -147,8 +147,9 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
             roundBell <- ring
             aof |> Option.iter (fun l -> l.RoundBell <- ring)
 
-    /// CONFIG SET reached us: turn the log on (new base from `snapshot`) or off, or change how it syncs.
-    member _.Reconfigure(next: Settings, snapshot: Keyspace, now: int64) : unit =
+    /// CONFIG SET reached us: turn the log on (a new base from `snapshot ()`, taken only then) or off, or
+    /// change how it syncs.
+    member _.Reconfigure(next: Settings, snapshot: unit -> Keyspace, now: int64) : unit =
         let before = settings
         settings <- next
 
@@ -159,7 +160,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 match layoutOnDisk () with
                 | Error e -> log.Warning(sprintf "Can't turn the AOF on: %s" e)
                 | Ok l ->
-                    let switched, incr = AofBase.switchTo log l (Rewrite.iterTo now snapshot)
+                    let switched, incr = AofBase.switchTo log l (Rewrite.iterTo now (snapshot ()))
                     layout <- Some switched
                     openLog incr
                     log.Notice "AOF enabled: the dataset was written as a new base")

@@ -376,7 +376,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 settings <- s
                 limits <- (hostSettings s).Resp
                 log.Level <- s.LogLevel
-                persistence.Reconfigure(s, snapshot (), now)
+                persistence.Reconfigure(s, snapshot, now)
                 Reply.ok
             | Error e -> Reply.Error e
         | Control.ConfigResetStat ->
