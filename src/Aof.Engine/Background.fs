@@ -21,7 +21,7 @@ module Background =
     let Nice = 19
 
     /// Lowers the calling thread's scheduling priority as far as it goes; true when it did.
-    let yieldToLoop () : bool =
+    let private yieldToLoop () : bool =
         OperatingSystem.IsLinux()
         && (try
                 NativeThread.setpriority (0 (* PRIO_PROCESS: a tid on Linux *), NativeThread.gettid (), Nice) = 0
