@@ -171,9 +171,13 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     /// only held to take them off it. Called from the loop's round, the syncer, the timer and Flush, so the
     /// taken ones are local.
     let release () =
-        // Under `everysec` and `no` a batch waits only for the write of its round (or not at all while the
-        // write is postponed): whoever waits then goes.
-        let durable = if policy <> SyncPolicy.Always then Int64.MaxValue else committed ()
+        // Under `everysec` and `no` a batch does not wait while its write is postponed behind a running sync
+        // or failed (then it is retried from the timer and writes get -MISCONF): its reply goes out
+        // meanwhile, as in Redis. Otherwise only what is written (synced) goes: a batch that appended after
+        // the write, from another thread, waits for the next one.
+        let durable =
+            if policy <> SyncPolicy.Always && (postponedSinceMs <> 0L || writeError.IsSome) then Int64.MaxValue
+            else committed ()
 
         let mutable taken: List<TaskCompletionSource> = null
 
