@@ -1,6 +1,6 @@
 namespace Aof.Engine
 
-// Background work that must not compete with the event loop for the CPU. Redis's forked rewrite child
+// CPU work that must not compete with the event loop for the CPU. Redis's forked rewrite child
 // competes with the server on equal terms; a thread of ours can do better and yield to the loop. .NET
 // ignores Thread.Priority on Linux, so the thread lowers its own nice value (per thread on Linux).
 
@@ -28,10 +28,26 @@ module Background =
             with _ ->
                 false)
 
-    /// Starts `work` on a background thread of the lowest priority.
-    let start (name: string) (work: unit -> unit) : unit =
-        let run () =
-            yieldToLoop () |> ignore
-            work ()
+    /// Runs `work` on a thread of the lowest priority and waits for its result (its exception is raised
+    /// here). Only CPU work belongs there: a thread at nice 19 that waited for the executor's lock could
+    /// wait for ever behind a busy loop, which takes the lock again before it is scheduled.
+    let run (name: string) (work: unit -> 'T) : 'T =
+        let mutable result = Unchecked.defaultof<'T>
+        let mutable failure: exn = null
 
-        Thread(run, IsBackground = true, Name = name, Priority = ThreadPriority.Lowest).Start()
+        let body () =
+            yieldToLoop () |> ignore
+
+            try
+                result <- work ()
+            with e ->
+                failure <- e
+
+        let t = Thread(body, IsBackground = true, Name = name, Priority = ThreadPriority.Lowest)
+        t.Start()
+        t.Join()
+
+        if not (isNull failure) then
+            Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw()
+
+        result

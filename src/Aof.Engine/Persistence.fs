@@ -226,7 +226,10 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
                 // Steps 3 to 5: true once the new base is in force, false if the log was switched meanwhile.
                 let writeAndSwitch (opened: AofLayout) (incr: AofFileInfo) (ks: Keyspace) (now: int64) =
-                    let newBase = AofRewrite.writeBase opened (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep
+                    // The event loop and the clients come first: the base is written with whatever CPU they leave.
+                    let newBase =
+                        Background.run "aof-rewrite-base" (fun () ->
+                            AofRewrite.writeBase opened (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
 
                     lock manifestLock (fun () ->
                         match layout with
@@ -273,8 +276,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                             rewriting <- false
                             aof |> Option.iter (fun l -> l.SkipSync <- false))
 
-                // The event loop and the clients come first: the rewrite takes whatever CPU they leave.
-                Background.start "aof-rewrite" work
+                Threading.Thread(work, IsBackground = true, Name = "aof-rewrite").Start()
                 Ok()
             | _ ->
                 // With the log off, Redis still writes a fresh base: the same projection, synchronously here.

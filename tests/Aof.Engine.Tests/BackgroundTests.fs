@@ -2,7 +2,6 @@ module Aof.Engine.Tests.BackgroundTests
 
 open System
 open System.IO
-open System.Threading.Tasks
 open Xunit
 open Aof.Engine
 
@@ -18,8 +17,10 @@ let ``a background thread runs at the lowest priority, and the caller's is untou
         () // nice values per thread are a Linux notion; elsewhere start only names the thread
     else
         let before = ownNice ()
-        let seen = TaskCompletionSource<int>()
-        Background.start "test-background" (fun () -> seen.SetResult(ownNice ()))
-        Assert.True(seen.Task.Wait(TimeSpan.FromSeconds 10.0), "the background work never ran")
-        Assert.Equal(Background.Nice, seen.Task.Result)
+        Assert.Equal(Background.Nice, Background.run "test-background" ownNice)
         Assert.Equal(before, ownNice ())
+
+[<Fact>]
+let ``a background failure is raised to the caller`` () =
+    let e = Assert.Throws<InvalidOperationException>(fun () -> Background.run "test-background" (fun () -> invalidOp "disk gone") |> ignore)
+    Assert.Equal("disk gone", e.Message)
