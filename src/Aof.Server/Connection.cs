@@ -94,7 +94,7 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
                 var buffer = result.Buffer;
                 if (buffer.Length > Array.MaxLength) return; // cannot be made contiguous; far past any sane limit
                 // Asked per read: the limits tighten until the client authenticates, and CONFIG SET may move them.
-                var status = Frame(Contiguous(buffer), server.Limits(session), out var consumed, out var error);
+                var status = Framing.Frame(Contiguous(buffer), server.Limits(session), batch, out var consumed, out var error);
                 var remaining = buffer.Length - consumed;
                 reader.AdvanceTo(buffer.GetPosition(consumed), buffer.End);
                 Forget(consumed);
@@ -148,36 +148,6 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
             // which can block forever on a client that stopped reading; with one it just drops it.
             writer.Complete(clean ? null : Abandoned);
         }
-    }
-
-    /// <summary>Adds every complete command at the start of <paramref name="input"/> to the batch.</summary>
-    ReadStatus Frame(ReadOnlySpan<byte> input, RespLimits limits, out int consumed, out string? error)
-    {
-        consumed = 0;
-        error = null;
-        while (consumed < input.Length)
-        {
-            int used = 0;
-            byte[][] args = [];
-            string message = "";
-            var status = RespReader.TryRead(input[consumed..], limits, ref used, ref args, ref message);
-            switch (status)
-            {
-                case ReadStatus.Command:
-                    batch.Add(args);
-                    consumed += used;
-                    break;
-                case ReadStatus.Skipped when used > 0:
-                    consumed += used;
-                    break;
-                case ReadStatus.ProtocolError:
-                    error = message;
-                    return status;
-                default:
-                    return ReadStatus.Incomplete;
-            }
-        }
-        return ReadStatus.Incomplete;
     }
 
     /// <summary>The pipe's unread bytes as one span, copying only when they span several segments.</summary>

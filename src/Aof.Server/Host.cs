@@ -20,14 +20,23 @@ public sealed class Host : IAsyncDisposable
     // Live connection loops, so shutdown can wait for them to finish their Disconnect.
     readonly ConcurrentDictionary<Connection, Task> connections = new();
     readonly CancellationTokenSource stopping = new();
-    // Under `appendfsync always` a batch that waits for the sync rings it; it sounds on the event loop
-    // after the events in hand, and the engine then syncs the whole round at once (UseRoundBell).
+    // Linux: our own epoll loop (EventLoop). Elsewhere: .NET's sockets, one async loop per client, and
+    // a doorbell the batches that wait for the round's write ring; it sounds on .NET's event thread after
+    // the events in hand, and the engine then commits the whole round at once (UseRoundBell).
+    readonly EventLoop? loop;
     readonly Doorbell? roundEnd;
+    Task looping = Task.CompletedTask;
 
-    Host(Aof.Engine.Server server, List<Socket> listeners)
+    Host(Aof.Engine.Server server, List<Socket> listeners, bool portable)
     {
         this.server = server;
         this.listeners = listeners;
+        if (!portable && Epoll.Available)
+        {
+            loop = new EventLoop(server, listeners);
+            server.UseRoundBell(loop.RingRound);
+            return;
+        }
         roundEnd = Doorbell.Open(server.RoundEnded);
         if (roundEnd is not null) server.UseRoundBell(roundEnd.Ring);
     }
@@ -36,7 +45,12 @@ public sealed class Host : IAsyncDisposable
     public IReadOnlyList<IPEndPoint> EndPoints => listeners.Select(l => (IPEndPoint)l.LocalEndPoint!).ToList();
 
     /// <summary>Binds every address of <c>Settings.Bind</c> at <c>Settings.Port</c>, or throws <see cref="HostBindException"/>.</summary>
-    public static Host Listen(Aof.Engine.Server server)
+    public static Host Listen(Aof.Engine.Server server) => Listen(server, portable: false);
+
+    /// <summary>As <see cref="Listen(Aof.Engine.Server)"/>, but served by .NET's sockets, as on platforms without epoll.</summary>
+    public static Host ListenPortable(Aof.Engine.Server server) => Listen(server, portable: true);
+
+    static Host Listen(Aof.Engine.Server server, bool portable)
     {
         var settings = server.Settings;
         var bound = new List<Socket>();
@@ -64,7 +78,7 @@ public sealed class Host : IAsyncDisposable
         }
         if (bound.Count == 0)
             throw new HostBindException($"Failed listening on port {settings.Port} (tcp), aborting.");
-        return new Host(server, bound);
+        return new Host(server, bound, portable);
     }
 
     /// <summary>Listens, then serves until <paramref name="stop"/> is cancelled.</summary>
@@ -78,8 +92,34 @@ public sealed class Host : IAsyncDisposable
     public async Task RunAsync(CancellationToken stop)
     {
         using var link = stop.Register(static s => ((CancellationTokenSource)s!).Cancel(), stopping);
+        if (loop is not null)
+        {
+            looping = RunLoop(loop);
+            using var halt = stopping.Token.Register(loop.Stop);
+            await looping;
+            return;
+        }
         await Task.WhenAll(listeners.Select(AcceptLoop));
         await CloseAllAsync();
+    }
+
+    static Task RunLoop(EventLoop loop)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                loop.Run();
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }) { Name = "aof-loop", IsBackground = true };
+        thread.Start();
+        return done.Task;
     }
 
     async Task AcceptLoop(Socket listener)
@@ -140,6 +180,14 @@ public sealed class Host : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (loop is not null)
+        {
+            stopping.Cancel();
+            loop.Stop();
+            await looping;
+            server.UseRoundBell(null!);
+            loop.Dispose();
+        }
         await CloseAllAsync();
         if (roundEnd is not null)
         {

@@ -12,14 +12,14 @@ public sealed class BlockingTests(ServerFixture fixture) : IClassFixture<ServerF
 
     static string Key(string name) => $"{name}:{Guid.NewGuid():N}";
 
-    static async Task<long> BlockedClients(TestClient c)
+    internal static async Task<long> BlockedClients(TestClient c)
     {
         var info = await c.BulkAsync("INFO", "clients") ?? "";
         var line = info.Split("\r\n").First(l => l.StartsWith("blocked_clients:"));
         return long.Parse(line["blocked_clients:".Length..]);
     }
 
-    static async Task WaitBlocked(TestClient observer, long count)
+    internal static async Task WaitBlocked(TestClient observer, long count)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (await BlockedClients(observer) != count)

@@ -6,12 +6,17 @@ using Xunit.Abstractions;
 namespace Aof.Server.Tests;
 
 /// <summary>
-/// The host's own job — framing, batching, pipelining, closing — checked with PING only, so these pass
-/// as soon as RespReader works, whatever the engine can do (the engine stub answers +PONG to everything).
+/// The host's own job — framing, batching, pipelining, sending, closing — mostly checked with PING. Both
+/// hosts must pass it: the epoll loop (Linux) and .NET's sockets (other platforms).
 /// </summary>
-public sealed class HostTests(ServerFixture fixture, ITestOutputHelper output) : IClassFixture<ServerFixture>
+public abstract class HostContract(ITestOutputHelper output)
 {
-    TestServer Server => fixture.Server;
+    protected readonly ITestOutputHelper Output = output;
+
+    protected abstract TestServer Server { get; }
+
+    /// <summary>A server of its own, served by the same host as <see cref="Server"/>.</summary>
+    protected abstract Task<TestServer> StartAsync(params string[] extra);
 
     [Fact]
     public async Task PingAnswersPong()
@@ -76,7 +81,7 @@ public sealed class HostTests(ServerFixture fixture, ITestOutputHelper output) :
         switch (reply)
         {
             case Reply.Status { Text: "PONG" }:
-                output.WriteLine("engine stub: PONG");
+                Output.WriteLine("engine stub: PONG");
                 break;
             case Reply.Bulk bulk:
                 Assert.Equal(payload, bulk.Bytes);
@@ -144,11 +149,91 @@ public sealed class HostTests(ServerFixture fixture, ITestOutputHelper output) :
     }
 
     [Fact]
+    public async Task ReplyLargerThanTheSocketBuffersReachesAClientThatReadsLate()
+    {
+        // 16 MB cannot fit the kernel's buffers: the host must keep the rest and send it as the client reads,
+        // and keep later replies behind it.
+        await using var client = await Server.ConnectAsync();
+        var value = new byte[16 * 1024 * 1024];
+        new Random(3).NextBytes(value);
+        var key = "host:big:" + Guid.NewGuid().ToString("N");
+        Assert.Equal("OK", await client.StatusAsync("SET", key, "x"));
+        Assert.Equal(new Reply.Status("OK"), await client.CallAsync("SET"u8.ToArray(), Encoding.UTF8.GetBytes(key), value));
+        await client.SendRawAsync([.. TestClient.Encode("GET", key), .. TestClient.Encode("PING")]);
+        Assert.Equal(value, Assert.IsType<Reply.Bulk>(await client.ReadAsync()).Bytes);
+        Assert.Equal(new Reply.Status("PONG"), await client.ReadAsync());
+        Assert.Equal(1, await client.IntAsync("DEL", key));
+    }
+
+    [Fact]
+    public async Task ClientThatHalfClosesAfterItsCommandsStillGetsEveryReply()
+    {
+        await using var client = await Server.ConnectAsync();
+        var one = TestClient.Encode("PING");
+        await client.SendRawAsync([.. Enumerable.Range(0, 100).SelectMany(_ => one)]);
+        client.ShutdownSend();
+        for (var i = 0; i < 100; i++)
+            Assert.Equal(new Reply.Status("PONG"), await client.ReadAsync());
+        Assert.True(await client.IsClosedByServerAsync(), "connection left open after the client's last command");
+    }
+
+    [Fact]
+    public async Task BlockedClientIsAnsweredByAPushAndByItsTimeout()
+    {
+        var key = "host:q:" + Guid.NewGuid().ToString("N");
+        await using var waiter = await Server.ConnectAsync();
+        await using var pusher = await Server.ConnectAsync();
+        // Woken by another client's command, then the command pipelined after BLPOP runs.
+        await waiter.SendRawAsync([.. TestClient.Encode("BLPOP", key, "0"), .. TestClient.Encode("PING")]);
+        await BlockingTests.WaitBlocked(pusher, 1);
+        Assert.Equal(1, await pusher.IntAsync("RPUSH", key, "v"));
+        Assert.Equal(new Reply.Array([new Reply.Bulk(Encoding.UTF8.GetBytes(key)), new Reply.Bulk("v"u8.ToArray())]), await waiter.ReadAsync(), ReplyComparer.Instance);
+        Assert.Equal(new Reply.Status("PONG"), await waiter.ReadAsync());
+        // Woken by its timeout, from the timer's thread.
+        Assert.Equal(new Reply.Array(null), await waiter.CallAsync("BLPOP", key, "0.05"), ReplyComparer.Instance);
+        Assert.Equal("PONG", await waiter.StatusAsync("PING"));
+    }
+
+    [Fact]
+    public async Task UnderAppendfsyncAlwaysEveryClientGetsItsRepliesInOrder()
+    {
+        // Batches wait for the round's sync here, while the same clients keep sending.
+        await using var server = await StartAsync("--appendonly", "yes", "--appendfsync", "always");
+        await server.WaitUntilLoadedAsync();
+        var clients = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => server.ConnectAsync()));
+        try
+        {
+            await Task.WhenAll(clients.Select(async (client, id) =>
+            {
+                for (var i = 1; i <= 30; i++)
+                {
+                    await client.SendRawAsync([.. TestClient.Encode("INCR", $"n{id}"), .. TestClient.Encode("INCR", "all")]);
+                    Assert.Equal(new Reply.Integer(i), await client.ReadAsync());
+                    Assert.IsType<Reply.Integer>(await client.ReadAsync());
+                }
+            }));
+            Assert.Equal("240", await clients[0].BulkAsync("GET", "all"));
+        }
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>The host contract on the host this machine gets (the epoll loop on Linux).</summary>
+public sealed class HostTests(ServerFixture fixture, ITestOutputHelper output) : HostContract(output), IClassFixture<ServerFixture>
+{
+    protected override TestServer Server => fixture.Server;
+
+    protected override Task<TestServer> StartAsync(params string[] extra) => TestServer.StartAsync(extra);
+
+    [Fact]
     public void ListeningOnABusyPortFailsWithRedisMessage()
     {
         if (TestServer.Target != Target.InProcess)
         {
-            output.WriteLine("in-process only; ProcessTests check the message printed by the executable");
+            Output.WriteLine("in-process only; ProcessTests check the message printed by the executable");
             return;
         }
         var dir = Tools.TempDir();
@@ -198,4 +283,12 @@ public sealed class HostShutdownTests(ITestOutputHelper output)
         await server.ShutdownInProcessAsync();
         Assert.True(await client.IsClosedByServerAsync(TimeSpan.FromSeconds(5)), "client still connected after shutdown");
     }
+}
+
+/// <summary>The host contract on .NET's sockets, the host of platforms without epoll.</summary>
+public sealed class PortableHostTests(PortableServerFixture fixture, ITestOutputHelper output) : HostContract(output), IClassFixture<PortableServerFixture>
+{
+    protected override TestServer Server => fixture.Server;
+
+    protected override Task<TestServer> StartAsync(params string[] extra) => TestServer.StartPortableAsync(extra);
 }

@@ -99,6 +99,9 @@ public sealed class TestClient : IAsyncDisposable
         await stream.WriteAsync(bytes, timeout.Token);
     }
 
+    /// <summary>Half-closes: the server sees the end of the input, and may still answer.</summary>
+    public void ShutdownSend() => socket.Shutdown(SocketShutdown.Send);
+
     public async Task<Reply> CallAsync(params string[] args)
     {
         await SendAsync(args);

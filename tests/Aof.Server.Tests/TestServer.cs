@@ -62,7 +62,15 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>Starts a fresh server of the selected target; <paramref name="extra"/> are more `--directive value` pairs.</summary>
-    public static async Task<TestServer> StartAsync(params string[] extra)
+    public static Task<TestServer> StartAsync(params string[] extra) => StartAsync(portable: false, extra);
+
+    /// <summary>
+    /// As <see cref="StartAsync(string[])"/>, but in-process it is served by .NET's sockets (the host of
+    /// platforms without epoll) instead of the epoll loop.
+    /// </summary>
+    public static Task<TestServer> StartPortableAsync(params string[] extra) => StartAsync(portable: true, extra);
+
+    static async Task<TestServer> StartAsync(bool portable, string[] extra)
     {
         var dir = Tools.TempDir();
         var port = Tools.FreePort();
@@ -71,7 +79,7 @@ public sealed class TestServer : IAsyncDisposable
             var started = Aof.Engine.Server.Start([.. Arguments(port, dir, realRedis: false, extra)]);
             if (started.IsError) throw new InvalidOperationException($"Server.Start failed: {started.ErrorValue.Item1}");
             var engine = started.ResultValue;
-            var host = Host.Listen(engine);
+            var host = portable ? Host.ListenPortable(engine) : Host.Listen(engine);
             engine.Ready();
             // Connect where the host really listens: the engine decides the port from the arguments.
             return new TestServer(host.EndPoints[0].Port, dir, engine, host);
@@ -90,6 +98,18 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     public Task<TestClient> ConnectAsync() => TestClient.ConnectAsync(Port);
+
+    /// <summary>The AOF loads after the server listens (-LOADING until then): waits for its end.</summary>
+    public async Task WaitUntilLoadedAsync()
+    {
+        await using var probe = await ConnectAsync();
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (await probe.CallAsync("PING") is not Reply.Status { Text: "PONG" })
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the server never finished loading");
+            await Task.Delay(20);
+        }
+    }
 
     /// <summary>Stops an in-process server the way SIGTERM would (RequestShutdown), leaving clients to see the close.</summary>
     public async Task ShutdownInProcessAsync()
@@ -123,6 +143,21 @@ public sealed class ServerFixture : IAsyncLifetime
     public TestServer Server => server ?? throw new InvalidOperationException("fixture not started");
 
     public async Task InitializeAsync() => server = await TestServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (server is not null) await server.DisposeAsync();
+    }
+}
+
+/// <summary>As <see cref="ServerFixture"/>, served in-process by .NET's sockets instead of the epoll loop.</summary>
+public sealed class PortableServerFixture : IAsyncLifetime
+{
+    TestServer? server;
+
+    public TestServer Server => server ?? throw new InvalidOperationException("fixture not started");
+
+    public async Task InitializeAsync() => server = await TestServer.StartPortableAsync();
 
     public async Task DisposeAsync()
     {

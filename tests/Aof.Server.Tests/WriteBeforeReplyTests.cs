@@ -21,16 +21,7 @@ public sealed class WriteBeforeReplyTests
         if (TestServer.Target != Target.InProcess) return; // the file is read from this process's directory
         await using var server = await TestServer.StartAsync("--appendonly", "yes", "--appendfsync", policy);
         var dir = Path.Combine(server.Dir, "appendonlydir");
-        // The AOF loads after the server listens: wait for its end (-LOADING until then).
-        await using (var probe = await server.ConnectAsync())
-        {
-            var deadline = Stopwatch.StartNew();
-            while (await probe.CallAsync("PING") is not Reply.Status { Text: "PONG" })
-            {
-                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), "the server never finished loading");
-                await Task.Delay(20);
-            }
-        }
+        await server.WaitUntilLoadedAsync();
 
         async Task<bool> InFile(string key)
         {
