@@ -46,10 +46,8 @@ module AofLoad =
         // Absolute file offset of buf[0].
         let mutable bufOffset = 0L
         let mutable eof = false
-        let mutable ks = ks
         let mutable db = 0
         let mutable inTx = false
-        let mutable tx: Event list = []
         let mutable txStart = 0L
         let mutable validUpTo = 0L
         let mutable ending = None
@@ -57,21 +55,15 @@ module AofLoad =
         let mutable commands = 0L
         let ctx = { Now = now; NowMicros = now * 1000L; Random = 0UL; MaxBulkLen = Int64.MaxValue }
 
-        // Facts are folded in bulk (Evolve.replayBulk); `flush` brings `ks` up to date before anything reads it.
-        let pending = Collections.Generic.List<Event>()
+        // Facts are folded as they are read, through one BulkFold whose transients stay open for the whole
+        // file; only a command that must read the state (below) freezes them. Nothing per command outlives
+        // its turn but the keys and values themselves, so the collector has little to promote.
+        let fold = Evolve.BulkFold ks
+        // A transaction's facts, newest first, until its EXEC.
+        let mutable tx: Event list = []
 
-        let flush () =
-            if pending.Count > 0 then
-                ks <- Evolve.replayBulk ks pending
-                pending.Clear()
-
-        let apply (evs: Event list) =
-            if inTx then tx <- tx @ evs
-            else
-                pending.AddRange evs
-                // One fold per file where possible: each flush freezes the transients, and the next batch would
-                // copy every node it touches again. The bound only caps memory on enormous files.
-                if pending.Count >= 8_000_000 then flush ()
+        let add (e: Event) =
+            if inTx then tx <- e :: tx else fold.Add e
 
         while ending.IsNone && fatal.IsNone do
             let mutable consumed = 0
@@ -101,18 +93,21 @@ module AofLoad =
                     tx <- []
                 elif inTx && Bytes.eqLower "exec" name then
                     inTx <- false
-                    pending.AddRange tx
+
+                    for e in List.rev tx do
+                        fold.Add e
+
                     tx <- []
                 else
                     match Event.ofArgs db args with
-                    | Ok e -> apply [ e ]
+                    | Ok e -> add e
                     | Error _ ->
                         match Command.parse args with
                         | Ok(Request.Data cmd) ->
                             // A command that is not already a fact (an old Redis's relative forms): decide it
                             // against the state so far.
-                            flush ()
-                            apply (Decide.decide ctx ks db cmd).Events
+                            for e in (Decide.decide ctx fold.State db cmd).Events do
+                                add e
                         | _ ->
                             fatal <-
                                 Some(
@@ -147,11 +142,9 @@ module AofLoad =
                     let n = stream.Read(buf, filled, buf.Length - filled)
                     if n = 0 then eof <- true else filled <- filled + n
 
-        flush ()
-
         match fatal with
         | Some message -> Error message
-        | None -> Ok(ks, ending.Value, commands)
+        | None -> Ok(fold.State, ending.Value, commands)
 
     /// What loading found and left in place.
     type Loaded =
