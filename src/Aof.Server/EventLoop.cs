@@ -240,7 +240,19 @@ sealed class EventLoop : IDisposable
         var client = new Client(socket, fd, connected.Value) { Interest = Epoll.In };
         client.PostSelf = () => Post(client);
         byFd[fd] = client;
-        Epoll.Add(epoll, fd, Epoll.In);
+        try
+        {
+            Epoll.Add(epoll, fd, Epoll.In);
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"Refusing client {client.Session.Id}: {e.Message}");
+            byFd[fd] = null;
+            client.Closed = true;
+            Shut(socket);
+            server.Disconnect(client.Session);
+            return;
+        }
         client.OnKilled = client.Session.Killed.UnsafeRegister(static state => ((Action)state!)(), client.PostSelf);
     }
 
