@@ -29,6 +29,8 @@ sealed class EventLoop : IDisposable
     static readonly byte[] MaxClientsReached = "-ERR max number of clients reached\r\n"u8.ToArray();
     const int ReadSize = 16 * 1024;
     const int HoldAtMost = 1024 * 1024;
+    // How many more times a round that must commit looks for clients that became ready while it ran.
+    const int ExtraPolls = 8;
 
     enum State { Reading, Durable, Blocked, Sending }
 
@@ -105,28 +107,14 @@ sealed class EventLoop : IDisposable
         var timeout = -1;
         while (!stopping)
         {
-            var n = Epoll.Wait(epoll, events, timeout);
-            for (var i = 0; i < n && !stopping; i++)
+            Handle(Epoll.Wait(epoll, events, timeout));
+            // A round that ends in a commit first takes in what arrived while it ran: one write (and
+            // under `always` one sync) then covers more batches.
+            for (var more = 0; more < ExtraPolls && Volatile.Read(ref roundAsked) != 0 && !stopping; more++)
             {
-                var fd = Epoll.Descriptor(events, i);
-                var flags = Epoll.Flags(events, i);
-                if (fd == wakeFd)
-                {
-                    Epoll.Drain(wakeFd, scratch);
-                    Volatile.Write(ref wakeSent, 0);
-                }
-                else if (listenerFds.Contains(fd)) Accept(fd);
-                else if (fd < byFd.Length && byFd[fd] is { } client)
-                {
-                    try
-                    {
-                        OnEvent(client, flags);
-                    }
-                    catch (Exception e)
-                    {
-                        Failed(client, e);
-                    }
-                }
+                var n = Epoll.Wait(epoll, events, 0);
+                if (n == 0) break;
+                Handle(n);
             }
             EndRound();
             // Batches run while ending the round may have appended: they need a round of their own at once.
@@ -134,6 +122,32 @@ sealed class EventLoop : IDisposable
         }
         foreach (var client in byFd)
             if (client is not null) Close(client);
+    }
+
+    void Handle(int n)
+    {
+        for (var i = 0; i < n && !stopping; i++)
+        {
+            var fd = Epoll.Descriptor(events, i);
+            var flags = Epoll.Flags(events, i);
+            if (fd == wakeFd)
+            {
+                Epoll.Drain(wakeFd, scratch);
+                Volatile.Write(ref wakeSent, 0);
+            }
+            else if (listenerFds.Contains(fd)) Accept(fd);
+            else if (fd < byFd.Length && byFd[fd] is { } client)
+            {
+                try
+                {
+                    OnEvent(client, flags);
+                }
+                catch (Exception e)
+                {
+                    Failed(client, e);
+                }
+            }
+        }
     }
 
     void Post(Client client)

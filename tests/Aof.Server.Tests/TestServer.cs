@@ -136,13 +136,15 @@ public sealed class TestServer : IAsyncDisposable
 }
 
 /// <summary>One server shared by the tests of a class (they use distinct keys).</summary>
-public sealed class ServerFixture : IAsyncLifetime
+public abstract class SharedServer : IAsyncLifetime
 {
     TestServer? server;
 
     public TestServer Server => server ?? throw new InvalidOperationException("fixture not started");
 
-    public async Task InitializeAsync() => server = await TestServer.StartAsync();
+    protected abstract Task<TestServer> StartAsync();
+
+    public async Task InitializeAsync() => server = await StartAsync();
 
     public async Task DisposeAsync()
     {
@@ -150,17 +152,14 @@ public sealed class ServerFixture : IAsyncLifetime
     }
 }
 
-/// <summary>As <see cref="ServerFixture"/>, served in-process by .NET's sockets instead of the epoll loop.</summary>
-public sealed class PortableServerFixture : IAsyncLifetime
+/// <summary>A shared server of the selected target.</summary>
+public sealed class ServerFixture : SharedServer
 {
-    TestServer? server;
+    protected override Task<TestServer> StartAsync() => TestServer.StartAsync();
+}
 
-    public TestServer Server => server ?? throw new InvalidOperationException("fixture not started");
-
-    public async Task InitializeAsync() => server = await TestServer.StartPortableAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (server is not null) await server.DisposeAsync();
-    }
+/// <summary>As <see cref="ServerFixture"/>, served in-process by .NET's sockets instead of the epoll loop.</summary>
+public sealed class PortableServerFixture : SharedServer
+{
+    protected override Task<TestServer> StartAsync() => TestServer.StartPortableAsync();
 }
