@@ -2,8 +2,9 @@
 using System.Runtime.InteropServices;
 using Aof.Server;
 
-// Socket completions run on the epoll thread instead of hopping to the thread pool: on a small machine
-// that saves a context switch per request (docs/benchmarks.md). The runtime reads these variables when the
+// For the host of platforms without our epoll loop, which .NET's sockets serve: socket completions run on
+// .NET's event thread instead of hopping to the thread pool, which on a small machine saves a context
+// switch per request (docs/benchmarks.md). The runtime reads these variables when the
 // first socket is made, and only from the environment, so they are set here, first thing.
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
