@@ -372,6 +372,12 @@ sealed class EventLoop : IDisposable
             Failed(client, e);
             return;
         }
+        // A server that is stopping answers no one, as Redis exits inside SHUTDOWN without replying.
+        if (stopping)
+        {
+            Close(client);
+            return;
+        }
         if (!Send(client))
         {
             client.State = State.Sending;

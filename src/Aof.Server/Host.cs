@@ -92,6 +92,8 @@ public sealed class Host : IAsyncDisposable
     public async Task RunAsync(CancellationToken stop)
     {
         using var link = stop.Register(static s => ((CancellationTokenSource)s!).Cancel(), stopping);
+        // SHUTDOWN stops the host even where the caller's token is another one (an embedding, the tests).
+        using var shutdown = server.ShutdownRequested.Register(static s => ((CancellationTokenSource)s!).Cancel(), stopping);
         if (loop is not null)
         {
             looping = RunLoop(loop);

@@ -195,6 +195,17 @@ public abstract class HostContract(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ShutdownClosesTheConnectionWithoutAReply()
+    {
+        // Redis exits inside SHUTDOWN: the client sees the connection close, and no +OK.
+        await using var server = await StartAsync();
+        await using var client = await server.ConnectAsync();
+        Assert.Equal("PONG", await client.StatusAsync("PING"));
+        await client.SendAsync("SHUTDOWN", "NOSAVE");
+        Assert.True(await client.IsClosedByServerAsync(), "connection left open after SHUTDOWN");
+    }
+
+    [Fact]
     public async Task UnderAppendfsyncAlwaysEveryClientGetsItsRepliesInOrder()
     {
         // Batches wait for the round's sync here, while the same clients keep sending.
