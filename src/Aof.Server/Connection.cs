@@ -112,7 +112,9 @@ sealed class Connection(Aof.Engine.Server server, Socket socket)
                     server.ProtocolError(session, error ?? "Protocol error", writer);
                     wrote = true;
                 }
-                if (wrote) await writer.FlushAsync(token);
+                // A client that killed itself (CLIENT KILL ... SKIPME no) still gets that batch's replies, as
+                // in Redis; `token` is cancelled by then, so only a shutdown may abort this flush.
+                if (wrote) await writer.FlushAsync(session.Killed.IsCancellationRequested ? hostStopping : token);
                 // A blocking command (BLPOP...) found nothing: the replies before it are sent; now wait until
                 // the engine serves it or it times out, watching the socket meanwhile so that a client that
                 // leaves is let go. Commands it sends meanwhile wait in the pipe for their turn.

@@ -206,6 +206,47 @@ public abstract class HostContract(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ClientKillClosesTheOtherClientsConnection()
+    {
+        await using var victim = await Server.ConnectAsync();
+        await using var killer = await Server.ConnectAsync();
+        var id = await victim.IntAsync("CLIENT", "ID");
+        Assert.Equal(1, await killer.IntAsync("CLIENT", "KILL", "ID", id.ToString()));
+        Assert.True(await victim.IsClosedByServerAsync(), "killed client left connected");
+        Assert.Equal("PONG", await killer.StatusAsync("PING"));
+    }
+
+    [Fact]
+    public async Task ClientThatKillsItselfGetsTheReplyThenTheClose()
+    {
+        await using var client = await Server.ConnectAsync();
+        var id = await client.IntAsync("CLIENT", "ID");
+        Assert.Equal(1, await client.IntAsync("CLIENT", "KILL", "ID", id.ToString(), "SKIPME", "no"));
+        Assert.True(await client.IsClosedByServerAsync(), "client left connected after killing itself");
+    }
+
+    [Fact]
+    public async Task AClientOverMaxclientsIsToldAndClosed()
+    {
+        await using var server = await StartAsync("--maxclients", "1");
+        await using var first = await server.ConnectAsync();
+        Assert.Equal("PONG", await first.StatusAsync("PING"));
+        await using var second = await server.ConnectAsync();
+        Assert.Equal(new Reply.Error("ERR max number of clients reached"), await second.ReadAsync());
+        Assert.True(await second.IsClosedByServerAsync(), "refused client left connected");
+        Assert.Equal("PONG", await first.StatusAsync("PING"));
+    }
+
+    [Fact]
+    public async Task AnIdleClientIsClosedAfterTheTimeout()
+    {
+        await using var server = await StartAsync("--timeout", "1");
+        await using var idle = await server.ConnectAsync();
+        Assert.Equal("PONG", await idle.StatusAsync("PING"));
+        Assert.True(await idle.IsClosedByServerAsync(TimeSpan.FromSeconds(15)), "idle client still connected 15 s after a 1 s timeout");
+    }
+
+    [Fact]
     public async Task UnderAppendfsyncAlwaysEveryClientGetsItsRepliesInOrder()
     {
         // Batches wait for the round's sync here, while the same clients keep sending.
