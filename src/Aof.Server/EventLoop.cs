@@ -343,7 +343,15 @@ sealed class EventLoop : IDisposable
             batch.Clear();
             Settled(client, done);
         }
-        if (!client.Closed && client.Eof && client.State == State.Reading) Close(client);
+        if (client.Closed) return;
+        if (client.Eof && client.State == State.Reading) Close(client);
+        else if (client.Start == client.End && client.Input.Length > 4 * ReadSize)
+        {
+            // A huge command has gone through: the client does not keep its buffer.
+            ArrayPool<byte>.Shared.Return(client.Input);
+            client.Input = ArrayPool<byte>.Shared.Rent(ReadSize);
+            client.Start = client.End = 0;
+        }
     }
 
     /// <summary>A batch ran: its replies go now, or after the round's write when it must wait for that.</summary>
