@@ -44,7 +44,7 @@ sealed class EventLoop : IDisposable
         public int Start, End;
         public State State;
         public ValueTask Pending;
-        public bool Watching; // a continuation on Pending or Woken will post this client
+        public bool Watching; // a continuation on Pending will post this client once it completes
         public bool Eof;
         public bool Closed;
         public int Interest;
