@@ -31,6 +31,7 @@ open System.Buffers
 open System.Collections.Generic
 open System.Threading
 open System.Threading.Tasks
+open System.Threading.Tasks.Sources
 open Aof.Core
 
 [<RequireQualifiedAccess>]
@@ -38,6 +39,30 @@ type SyncPolicy =
     | Always
     | EverySec
     | No
+
+/// What a batch waiting for its commit awaits: reused from a pool instead of a Task per batch. Completed
+/// once by the commit that covers it; its awaiter reads it once (the ValueTask contract), which returns it.
+[<Sealed; AllowNullLiteral>]
+type private DurableWaiter(pool: Collections.Concurrent.ConcurrentQueue<DurableWaiter>) =
+    let mutable core = ManualResetValueTaskSourceCore<bool>()
+
+    static member Rent(pool: Collections.Concurrent.ConcurrentQueue<DurableWaiter>) =
+        match pool.TryDequeue() with
+        | true, w -> w
+        | _ -> DurableWaiter pool
+
+    member this.AsValueTask() = ValueTask(this :> IValueTaskSource, core.Version)
+
+    member _.Complete() = core.SetResult true
+
+    interface IValueTaskSource with
+        member _.GetStatus(token) = core.GetStatus token
+        member _.OnCompleted(continuation, state, token, flags) = core.OnCompleted(continuation, state, token, flags)
+
+        member this.GetResult(token) =
+            core.GetResult token |> ignore
+            core.Reset()
+            pool.Enqueue this
 
 [<Sealed>]
 type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: Log, exit: int -> unit) =
@@ -73,7 +98,8 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     let mutable roundAsked = 0
     // Batches waiting for their round's commit (or, without a loop, for the syncer under `always`): the
     // position each needs durable, and its completion.
-    let waiters = List<struct (int64 * TaskCompletionSource)>()
+    let waiters = List<struct (int64 * DurableWaiter)>()
+    let waiterPool = Collections.Concurrent.ConcurrentQueue<DurableWaiter>()
 
     let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
 
@@ -179,24 +205,24 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             if policy <> SyncPolicy.Always && (postponedSinceMs <> 0L || writeError.IsSome) then Int64.MaxValue
             else committed ()
 
-        let mutable taken: List<TaskCompletionSource> = null
+        let mutable taken: List<DurableWaiter> = null
 
         lock waiters (fun () ->
             let mutable i = 0
 
             while i < waiters.Count do
-                let struct (pos, tcs) = waiters[i]
+                let struct (pos, waiter) = waiters[i]
 
                 if pos <= durable || fatal || closed then
-                    if isNull taken then taken <- List<TaskCompletionSource>()
-                    taken.Add tcs
+                    if isNull taken then taken <- List<DurableWaiter>()
+                    taken.Add waiter
                     waiters.RemoveAt i
                 else
                     i <- i + 1)
 
         if not (isNull taken) then
-            for tcs in taken do
-                tcs.TrySetResult() |> ignore
+            for waiter in taken do
+                waiter.Complete()
 
     /// One group commit: everything buffered is written and synced, and the batches it covers go.
     let groupCommit () =
@@ -307,14 +333,15 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         elif committed () >= upTo then
             ValueTask.CompletedTask
         else
-            let tcs = TaskCompletionSource(TaskCreationOptions.None)
-            lock waiters (fun () -> waiters.Add(struct (upTo, tcs)))
+            let waiter = DurableWaiter.Rent waiterPool
+            let awaited = waiter.AsValueTask()
+            lock waiters (fun () -> waiters.Add(struct (upTo, waiter)))
 
             match roundBell with
             | null -> wake.Set() |> ignore
             | ring -> if Interlocked.Exchange(&roundAsked, 1) = 0 then ring.Invoke()
 
-            ValueTask(tcs.Task)
+            awaited
 
     /// The timer's part: retries a failed or postponed write, wakes the syncer.
     member this.Cron() : unit =

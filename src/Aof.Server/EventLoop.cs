@@ -189,7 +189,6 @@ sealed class EventLoop : IDisposable
 
     void OnPosted(Client client)
     {
-        client.Watching = false;
         if (client.Closed) return;
         if (client.Session.Killed.IsCancellationRequested) { Close(client); return; }
         switch (client.State)
@@ -370,7 +369,9 @@ sealed class EventLoop : IDisposable
 
     void Finish(Client client, ValueTask done)
     {
+        // The engine's waiters are reused: each is watched once and read once.
         client.Pending = default;
+        client.Watching = false;
         try
         {
             done.GetAwaiter().GetResult();
