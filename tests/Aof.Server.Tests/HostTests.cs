@@ -195,6 +195,43 @@ public abstract class HostContract(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task CommandsSentWhileEarlierOnesWaitForTheSyncAreAnsweredInOrder()
+    {
+        // Each write arrives while the batches before it wait for their round's fdatasync.
+        await using var server = await StartAsync("--appendonly", "yes", "--appendfsync", "always");
+        await server.WaitUntilLoadedAsync();
+        await using var client = await server.ConnectAsync();
+        var reading = Task.Run(async () =>
+        {
+            for (var i = 1; i <= 200; i++)
+                Assert.Equal(new Reply.Integer(i), await client.ReadAsync());
+        });
+        for (var i = 0; i < 200; i++)
+            await client.SendAsync("INCR", "counter");
+        await reading;
+    }
+
+    [Fact]
+    public async Task ABlockedClientThatKeepsSendingIsServedInFullOnceWoken()
+    {
+        // Over a megabyte arrives while the client is blocked: the host holds some, stops reading the rest
+        // until the client is answered, then serves all of it in order.
+        var key = "host:held:" + Guid.NewGuid().ToString("N");
+        await using var waiter = await Server.ConnectAsync();
+        await using var pusher = await Server.ConnectAsync();
+        await waiter.SendAsync("BLPOP", key, "0");
+        await BlockingTests.WaitBlocked(pusher, 1);
+        var ping = TestClient.Encode("PING");
+        const int pings = 100_000; // 1.4 MB
+        var sending = Task.Run(() => waiter.SendRawAsync([.. Enumerable.Range(0, pings).SelectMany(_ => ping)]));
+        Assert.Equal(1, await pusher.IntAsync("RPUSH", key, "v"));
+        Assert.Equal(new Reply.Array([new Reply.Bulk(Encoding.UTF8.GetBytes(key)), new Reply.Bulk("v"u8.ToArray())]), await waiter.ReadAsync(), ReplyComparer.Instance);
+        for (var i = 0; i < pings; i++)
+            Assert.Equal(new Reply.Status("PONG"), await waiter.ReadAsync());
+        await sending;
+    }
+
+    [Fact]
     public async Task ShutdownClosesTheConnectionWithoutAReply()
     {
         // Redis exits inside SHUTDOWN: the client sees the connection close, and no +OK.
