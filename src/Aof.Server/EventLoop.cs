@@ -54,8 +54,7 @@ sealed class EventLoop : IDisposable
     }
 
     readonly Aof.Engine.Server server;
-    readonly List<Socket> listeners;
-    readonly HashSet<int> listenerFds;
+    readonly Dictionary<int, Socket> listeners;
     readonly int epoll;
     readonly int wakeFd;
     readonly int[] events = Epoll.Events(256);
@@ -74,8 +73,7 @@ sealed class EventLoop : IDisposable
     public EventLoop(Aof.Engine.Server server, List<Socket> listeners)
     {
         this.server = server;
-        this.listeners = listeners;
-        listenerFds = [.. listeners.Select(l => (int)l.Handle)];
+        this.listeners = listeners.ToDictionary(l => (int)l.Handle);
         epoll = Epoll.Create();
         wakeFd = Epoll.CreateEventFd();
         Epoll.Add(epoll, wakeFd, Epoll.In);
@@ -135,7 +133,7 @@ sealed class EventLoop : IDisposable
                 Epoll.Drain(wakeFd, scratch);
                 Volatile.Write(ref wakeSent, 0);
             }
-            else if (listenerFds.Contains(fd)) Accept(fd);
+            else if (listeners.TryGetValue(fd, out var listener)) Accept(listener);
             else if (fd < byFd.Length && byFd[fd] is { } client)
             {
                 try
@@ -213,9 +211,8 @@ sealed class EventLoop : IDisposable
         }
     }
 
-    void Accept(int listenerFd)
+    void Accept(Socket listener)
     {
-        var listener = listeners.First(l => (int)l.Handle == listenerFd);
         Socket socket;
         try
         {
