@@ -192,8 +192,8 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     let committed () =
         if policy = SyncPolicy.Always && not skipSync then synced else written
 
-    /// Releases the batches a commit covered (all of them once the server is dying: it exits). Their replies
-    /// are sent from here, inline (a hand-off to another thread measured slower), so the waiting list is
+    /// Releases the batches a commit covered (all of them once the server is dying: it exits). Their
+    /// continuations run inline (a hand-off to another thread measured slower), so the waiting list is
     /// only held to take them off it. Called from the loop's round, the syncer, the timer and Flush, so the
     /// taken ones are local.
     let release () =
@@ -393,7 +393,7 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
 
     /// The host's loop has run the commands that had arrived: everything appended is written now, in one
     /// write(2) for the whole round, as Redis writes its buffer once per loop (under `always` also synced),
-    /// on the loop's thread, and the batches it covers are released (their replies are sent from here).
+    /// on the loop's thread, and the batches it covers are released (the loop then sends their replies).
     member this.RoundEnded() : unit =
         Volatile.Write(&roundAsked, 0)
 
