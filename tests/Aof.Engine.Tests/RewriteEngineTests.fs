@@ -116,23 +116,29 @@ let ``BGREWRITEAOF while a rewrite runs says already in progress`` () =
     eventually "the rewrite to finish" (fun () -> rewriteDone s c)
     s.Stop()
 
+/// Hooks that hold a rewrite at `step`: the first event is set when it gets there, and it goes on once the
+/// second is.
+let private freezeAt (step: string) =
+    let reached = new ManualResetEventSlim(false)
+    let release = new ManualResetEventSlim(false)
+
+    let hooks =
+        { EngineHooks.Default with
+            RewriteStep =
+                fun at ->
+                    if at = step then
+                        reached.Set()
+                        release.Wait() }
+
+    reached, release, hooks
+
 [<Fact>]
 let ``clients are served while a rewrite switches the manifest and deletes the old files`` () =
     // The manifest's fsyncs and the deletion of a large old base used to run under the executor's lock,
     // stalling every client for 10-30 ms per rewrite. Frozen right after the switch, the rewrite must not
     // hold up a write and its acknowledgement.
     let dir = tempDir ()
-    let switched = new ManualResetEventSlim(false)
-    let release = new ManualResetEventSlim(false)
-
-    let hooks =
-        { EngineHooks.Default with
-            RewriteStep =
-                fun step ->
-                    if step = "manifest-switched" then
-                        switched.Set()
-                        release.Wait() }
-
+    let switched, release, hooks = freezeAt "manifest-switched"
     let s = start dir hooks []
     let c = session s
     call s c [ "SET"; "k"; "v" ] |> ignore
@@ -151,17 +157,7 @@ let ``clients are served while a rewrite switches the manifest and deletes the o
 /// checks the dataset is complete and the stray files are dealt with.
 let private crashAt (step: string) =
     let dir = tempDir ()
-    let frozen = new ManualResetEventSlim(false)
-    let release = new ManualResetEventSlim(false)
-
-    let hooks =
-        { EngineHooks.Default with
-            RewriteStep =
-                fun at ->
-                    if at = step then
-                        frozen.Set()
-                        release.Wait() }
-
+    let frozen, release, hooks = freezeAt step
     let s = start dir hooks []
     let c = session s
 
