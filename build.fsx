@@ -254,17 +254,56 @@ let p99 (csv: string) =
     |> Option.map (fun f -> Double.Parse(f[6], Globalization.CultureInfo.InvariantCulture))
     |> Option.defaultValue nan
 
-let infoField (port: int) (name: string) =
-    (snd (capture "redis-cli" [ "-p"; string port; "info"; "persistence" ])).Split('\n')
+/// One RESP connection for the harness's own commands. The rewrite suite polls INFO every few
+/// milliseconds while it measures latency: a redis-cli process per poll (hundreds of processes a second on
+/// a 2-core machine) cost the servers more p99 than the rewrites did (docs/benchmarks.md).
+type Conn(port: int) =
+    let client = new TcpClient("127.0.0.1", port)
+    let stream = client.GetStream()
+    let reader = new BinaryReader(stream)
+
+    let line () =
+        let sb = StringBuilder()
+        let mutable c = reader.ReadChar()
+        while c <> '\r' do
+            sb.Append c |> ignore
+            c <- reader.ReadChar()
+        reader.ReadChar() |> ignore
+        sb.ToString()
+
+    /// Sends a command; the reply's text (a bulk string's payload, or the status or error line).
+    member _.Call(args: string list) : string =
+        let sb = StringBuilder().Append('*').Append(List.length args).Append("\r\n")
+        for a in args do
+            sb.Append('$').Append(Encoding.UTF8.GetByteCount a).Append("\r\n").Append(a).Append("\r\n") |> ignore
+        stream.Write(Encoding.UTF8.GetBytes(sb.ToString()))
+        let head = line ()
+        if head.StartsWith "$" && head <> "$-1" then
+            let text = Encoding.UTF8.GetString(reader.ReadBytes(int (head.Substring 1)))
+            reader.ReadBytes 2 |> ignore
+            text
+        else
+            head
+
+    interface IDisposable with
+        member _.Dispose() = client.Dispose()
+
+let infoFieldOn (c: Conn) (name: string) =
+    (c.Call [ "info"; "persistence" ]).Split('\n')
     |> Array.tryPick (fun l -> if l.StartsWith(name + ":") then Some(l.Substring(name.Length + 1).Trim()) else None)
     |> Option.defaultValue ""
 
-/// Starts a rewrite and waits for it to end; its wall time in seconds.
+let infoField (port: int) (name: string) =
+    use c = new Conn(port)
+    infoFieldOn c name
+
+/// Starts a rewrite and waits for it to end, polling over one connection; its wall time in seconds.
 let rewriteOnce (port: int) =
+    use c = new Conn(port)
     let sw = Stopwatch.StartNew()
-    capture "redis-cli" [ "-p"; string port; "bgrewriteaof" ] |> ignore
+    c.Call [ "bgrewriteaof" ] |> ignore
     Threading.Thread.Sleep 5
-    while infoField port "aof_rewrite_in_progress" = "1" || infoField port "aof_rewrite_scheduled" = "1" do
+    while infoFieldOn c "aof_rewrite_in_progress" = "1" || infoFieldOn c "aof_rewrite_scheduled" = "1" do
         Threading.Thread.Sleep 5
     sw.Elapsed.TotalSeconds
 
