@@ -5,11 +5,16 @@ open System.IO
 open Xunit
 open Aof.Engine
 
-/// The calling thread's nice value, field 19 of its /proc stat line (after the parenthesised name).
-let private ownNice () =
+/// Field `n` (1-based, as proc(5) numbers them) of the calling thread's /proc stat line; the fields after
+/// the parenthesised name start at field 3.
+let private ownStat (n: int) =
     let stat = File.ReadAllText "/proc/thread-self/stat"
     let fields = stat.Substring(stat.LastIndexOf ')' + 2).Split ' '
-    int fields[16]
+    int fields[n - 3]
+
+let private ownNice () = ownStat 19
+
+let private ownPolicy () = ownStat 41
 
 [<Fact>]
 let ``a background thread runs at the lowest priority, and the caller's is untouched`` () =
@@ -19,6 +24,15 @@ let ``a background thread runs at the lowest priority, and the caller's is untou
         let before = ownNice ()
         Assert.Equal(Background.Nice, Background.run "test-background" ownNice)
         Assert.Equal(before, ownNice ())
+
+[<Fact>]
+let ``a background thread runs only on otherwise idle CPUs (SCHED_IDLE), and the caller's policy is untouched`` () =
+    if not (OperatingSystem.IsLinux()) then
+        () // scheduling policies per thread are a Linux notion
+    else
+        let before = ownPolicy ()
+        Assert.Equal(Background.SchedIdle, Background.run "test-background" ownPolicy)
+        Assert.Equal(before, ownPolicy ())
 
 [<Fact>]
 let ``a background failure is raised to the caller`` () =
