@@ -88,16 +88,68 @@ let options (args: string list) =
           Suites = [ "core"; "aof"; "collections"; "load"; "rewrite" ] }
         args
 
+/// One RESP connection for the harness's own commands. The rewrite suite polls INFO every few
+/// milliseconds while it measures latency: a redis-cli process per poll (hundreds of processes a second on
+/// a 2-core machine) cost the servers more p99 than the rewrites did (docs/benchmarks.md).
+type Conn(port: int) =
+    let client = new TcpClient("127.0.0.1", port)
+    let stream = client.GetStream()
+    // A server that stops answering fails the run instead of hanging it.
+    do stream.ReadTimeout <- 10000
+    let reader = new BinaryReader(stream)
+
+    let line () =
+        let sb = StringBuilder()
+        let mutable c = reader.ReadChar()
+        while c <> '\r' do
+            sb.Append c |> ignore
+            c <- reader.ReadChar()
+        reader.ReadChar() |> ignore
+        sb.ToString()
+
+    /// Sends a command; the reply's text (a bulk string's payload, or the status or error line).
+    member _.Call(args: string list) : string =
+        let sb = StringBuilder().Append('*').Append(List.length args).Append("\r\n")
+        for a in args do
+            sb.Append('$').Append(Encoding.UTF8.GetByteCount a).Append("\r\n").Append(a).Append("\r\n") |> ignore
+        stream.Write(Encoding.UTF8.GetBytes(sb.ToString()))
+        let head = line ()
+        if head.StartsWith "$" && head <> "$-1" then
+            let text = Encoding.UTF8.GetString(reader.ReadBytes(int (head.Substring 1)))
+            reader.ReadBytes 2 |> ignore
+            text
+        else
+            head
+
+    interface IDisposable with
+        member _.Dispose() = client.Dispose()
+
+let infoFieldOn (c: Conn) (name: string) =
+    (c.Call [ "info"; "persistence" ]).Split('\n')
+    |> Array.tryPick (fun l -> if l.StartsWith(name + ":") then Some(l.Substring(name.Length + 1).Trim()) else None)
+    |> Option.defaultValue ""
+
+let infoField (port: int) (name: string) =
+    use c = new Conn(port)
+    infoFieldOn c name
+
+/// Starts a rewrite and waits for it to end (at most 5 minutes), polling over one connection; its wall
+/// time in seconds.
+let rewriteOnce (port: int) =
+    use c = new Conn(port)
+    let sw = Stopwatch.StartNew()
+    c.Call [ "bgrewriteaof" ] |> ignore
+    Threading.Thread.Sleep 5
+    while infoFieldOn c "aof_rewrite_in_progress" = "1" || infoFieldOn c "aof_rewrite_scheduled" = "1" do
+        if sw.Elapsed.TotalMinutes > 5.0 then failwithf "the rewrite on port %d still runs after 5 minutes" port
+        Threading.Thread.Sleep 5
+    sw.Elapsed.TotalSeconds
+
 /// True once the server on `port` answers PING (a NOAUTH error counts as an answer too; -LOADING does not).
 let answers (port: int) =
     try
-        use client = new TcpClient("127.0.0.1", port)
-        let stream = client.GetStream()
-        stream.ReadTimeout <- 1000
-        stream.Write("*1\r\n$4\r\nPING\r\n"B)
-        let buffer = Array.zeroCreate<byte> 64
-        let n = stream.Read(buffer)
-        n > 0 && not (Text.Encoding.ASCII.GetString(buffer, 0, n).StartsWith "-LOADING")
+        use c = new Conn(port)
+        not ((c.Call [ "PING" ]).StartsWith "-LOADING")
     with _ -> false
 
 let waitServing (name: string) (p: Process) port =
@@ -207,11 +259,7 @@ let loadTime (o: Options) =
             waitServing "redis-server" writer redisPort
             printfn "load: filling 1M keys in real Redis"
             check (fst (capture "redis-benchmark" [ "-p"; string redisPort; "-t"; "set"; "-r"; "1000000"; "-n"; "2000000"; "-P"; "16"; "-q" ])) "redis-benchmark"
-            check (fst (capture "redis-cli" [ "-p"; string redisPort; "bgrewriteaof" ])) "bgrewriteaof"
-            let deadline = DateTime.UtcNow.AddMinutes 5.0
-            let rewriting () = (snd (capture "redis-cli" [ "-p"; string redisPort; "info"; "persistence" ])).Contains "aof_rewrite_in_progress:1"
-            Threading.Thread.Sleep 200
-            while rewriting () && DateTime.UtcNow < deadline do Threading.Thread.Sleep 100
+            rewriteOnce redisPort |> ignore
             let keys = (snd (capture "redis-cli" [ "-p"; string redisPort; "dbsize" ])).Trim()
             printfn "load: %s keys; base written" keys
         finally
@@ -253,59 +301,6 @@ let p99 (csv: string) =
     |> Array.tryFind (fun f -> f.Length >= 7 && f[0] <> "test")
     |> Option.map (fun f -> Double.Parse(f[6], Globalization.CultureInfo.InvariantCulture))
     |> Option.defaultValue nan
-
-/// One RESP connection for the harness's own commands. The rewrite suite polls INFO every few
-/// milliseconds while it measures latency: a redis-cli process per poll (hundreds of processes a second on
-/// a 2-core machine) cost the servers more p99 than the rewrites did (docs/benchmarks.md).
-type Conn(port: int) =
-    let client = new TcpClient("127.0.0.1", port)
-    let stream = client.GetStream()
-    let reader = new BinaryReader(stream)
-
-    let line () =
-        let sb = StringBuilder()
-        let mutable c = reader.ReadChar()
-        while c <> '\r' do
-            sb.Append c |> ignore
-            c <- reader.ReadChar()
-        reader.ReadChar() |> ignore
-        sb.ToString()
-
-    /// Sends a command; the reply's text (a bulk string's payload, or the status or error line).
-    member _.Call(args: string list) : string =
-        let sb = StringBuilder().Append('*').Append(List.length args).Append("\r\n")
-        for a in args do
-            sb.Append('$').Append(Encoding.UTF8.GetByteCount a).Append("\r\n").Append(a).Append("\r\n") |> ignore
-        stream.Write(Encoding.UTF8.GetBytes(sb.ToString()))
-        let head = line ()
-        if head.StartsWith "$" && head <> "$-1" then
-            let text = Encoding.UTF8.GetString(reader.ReadBytes(int (head.Substring 1)))
-            reader.ReadBytes 2 |> ignore
-            text
-        else
-            head
-
-    interface IDisposable with
-        member _.Dispose() = client.Dispose()
-
-let infoFieldOn (c: Conn) (name: string) =
-    (c.Call [ "info"; "persistence" ]).Split('\n')
-    |> Array.tryPick (fun l -> if l.StartsWith(name + ":") then Some(l.Substring(name.Length + 1).Trim()) else None)
-    |> Option.defaultValue ""
-
-let infoField (port: int) (name: string) =
-    use c = new Conn(port)
-    infoFieldOn c name
-
-/// Starts a rewrite and waits for it to end, polling over one connection; its wall time in seconds.
-let rewriteOnce (port: int) =
-    use c = new Conn(port)
-    let sw = Stopwatch.StartNew()
-    c.Call [ "bgrewriteaof" ] |> ignore
-    Threading.Thread.Sleep 5
-    while infoFieldOn c "aof_rewrite_in_progress" = "1" || infoFieldOn c "aof_rewrite_scheduled" = "1" do
-        Threading.Thread.Sleep 5
-    sw.Elapsed.TotalSeconds
 
 /// Issue 4's figures: with ~1M keys in each server, BGREWRITEAOF wall time and base size, and SET's p99
 /// latency with rewrites running back to back against its p99 with none.
