@@ -3,7 +3,6 @@ namespace Aof.Engine
 open System
 open System.IO
 open System.Text
-open Argu
 open Aof.Core
 
 /// `appendfsync`: when the AOF is fsynced.
@@ -102,17 +101,6 @@ type CommandLine =
       Directives: (string * string list) list
       Help: bool
       Version: bool }
-
-/// The only real flags; everything else on the command line is a directive. Argu parses these so
-/// their spelling and help text live in one place.
-[<HelpFlags("--help", "-h")>]
-type CliFlag =
-    | [<AltCommandLine("-v")>] Version
-
-    interface IArgParserTemplate with
-        member this.Usage =
-            match this with
-            | Version -> "print the version and exit."
 
 module Config =
     let version = Product.Version
@@ -657,14 +645,16 @@ module Config =
 
         go 0 []
 
+    /// Whether the first argument asks for help or the version. Redis looks only there, and only for these
+    /// exact spellings; later ones are directive words. A plain match rather than Argu: building Argu's
+    /// parser costs tens of milliseconds of reflection and JIT on every start, for two flags.
     let private parseFlags (first: string) : bool * bool =
-        // Redis looks for -v/-h only in the first argument; later ones are directive words.
-        let parser = ArgumentParser.Create<CliFlag>(programName = "Aof.Server")
-
-        let results =
-            parser.ParseCommandLine([| first |], ignoreMissing = true, ignoreUnrecognized = true, raiseOnUsage = false)
-
-        results.IsUsageRequested, results.Contains CliFlag.Version
+        match first with
+        | "-h"
+        | "--help" -> true, false
+        | "-v"
+        | "--version" -> false, true
+        | _ -> false, false
 
     /// `Aof.Server [configfile] [--directive value ...] [-]`, read as redis-server reads it: a first
     /// argument not starting with `-` is the config file; `-` first or last means standard input;

@@ -516,6 +516,12 @@ let ``--version and -v, --help and -h are flags`` () =
         | Ok cl -> Assert.True(cl.Help, a)
         | Error e -> failwith e
 
+    // Only those exact spellings, and only first, as in redis-server.
+    for args in [ [| "--port"; "--version" |]; [| "-V" |]; [| "--helpme" |] ] do
+        match Config.parseCommandLine args with
+        | Ok cl -> Assert.False(cl.Help || cl.Version, String.concat " " args)
+        | Error _ -> ()
+
     Assert.Equal("Aof server v=0.1.0", Config.versionText)
 
 [<Fact>]
