@@ -67,9 +67,12 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
             aof <- None
         | None -> ()
 
+    /// 0 for a file that is not there. One stat: INFO reads sizes without the manifest's lock, so a rewrite
+    /// may delete a file between two calls (File.Exists then FileInfo.Length threw, and INFO closed its
+    /// client); FileInfo answers Length from the stat its Exists made.
     let fileSize (l: AofLayout) (f: AofFileInfo) =
-        let p = AofLayout.filePath l f.Name
-        if File.Exists p then (FileInfo p).Length else 0L
+        let info = FileInfo(AofLayout.filePath l f.Name)
+        if info.Exists then info.Length else 0L
 
     let sizes () =
         match layout with
