@@ -13,6 +13,9 @@ open Aof.Core
 
 module AofBase =
     let private tempPrefix = "temp-rewriteaof-"
+    let private chunkBytes = 64 * 1024
+    /// Chunks per incremental sync: 4 MiB, Redis's REDIS_AUTOSYNC_BYTES.
+    let private syncEvery = (4 <<< 20) / chunkBytes
 
     /// Removes temporaries a crash may have left in the AOF directory.
     let cleanTemporaries (dir: string) : unit =
@@ -33,17 +36,21 @@ module AofBase =
 
         try
             sink.Truncate 0L
-            let buffer = ArrayBufferWriter<byte>(1 <<< 20)
+            // Chunks of 64 KiB in a buffer below the large-object threshold (85,000 bytes): a 1 MiB buffer
+            // per rewrite went to the large-object heap, whose budget then started a full collection
+            // every few rewrites, in the middle of serving clients. A small chunk also stays in the
+            // writer's own cache instead of pushing the event loop's data out of the shared one.
+            let buffer = ArrayBufferWriter<byte>(chunkBytes + 16 * 1024)
             let mutable db = -1
             let mutable chunks = 0
             let chunkDone () =
-                if buffer.WrittenCount >= (1 <<< 20) then
+                if buffer.WrittenCount >= chunkBytes then
                     sink.Write buffer.WrittenSpan
                     buffer.ResetWrittenCount()
                     chunks <- chunks + 1
                     if chunks = 1 then step "base-half-written"
 
-                    if incrementalSync && chunks % 4 = 0 then
+                    if incrementalSync && chunks % syncEvery = 0 then
                         syncing.GetAwaiter().GetResult()
                         syncing <- Threading.Tasks.Task.Run(fun () -> sink.Sync())
 
