@@ -324,6 +324,18 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
     /// is): with a host loop, at the end of the loop's round, once the round is written (and under `always`
     /// synced); without one, under `always` once the syncer's fdatasync covers it, otherwise after a direct
     /// write.
+    /// Asks for everything up to `upTo` to be made durable, as WhenDurable does, for a caller that will not
+    /// wait for it (the timer): no waiter is taken from the pool, since an unread one never goes back.
+    member this.AskDurable(upTo: int64) : unit =
+        if fatal || committed () >= upTo then
+            ()
+        elif policy <> SyncPolicy.Always && isNull roundBell then
+            this.Commit upTo
+        else
+            match roundBell with
+            | null -> wake.Set() |> ignore
+            | ring -> if Interlocked.Exchange(&roundAsked, 1) = 0 then ring.Invoke()
+
     member this.WhenDurable(upTo: int64) : ValueTask =
         if fatal then
             ValueTask.CompletedTask

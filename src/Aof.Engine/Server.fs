@@ -543,7 +543,7 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             finally
                 Monitor.Exit gate
 
-            if upTo > 0L then aofLog |> Option.iter (fun l -> l.WhenDurable upTo |> ignore)
+            if upTo > 0L then aofLog |> Option.iter (fun l -> l.AskDurable upTo)
 
     member private _.StartTimer() =
         let period = max 2 (1000 / max 1 settings.Hz)

@@ -54,4 +54,34 @@ public sealed class WriteBeforeReplyTests
         await Task.WhenAll(Enumerable.Range(0, 16).Select(Client));
         Assert.Empty(missing);
     }
+
+    /// A key removed by the active expiry cycle (the timer, with no client asking) is logged as DEL and
+    /// written out by the loop the timer rings, not left in the buffer until some client writes.
+    [Theory]
+    [InlineData("always")]
+    [InlineData("everysec")]
+    [InlineData("no")]
+    public async Task ActiveExpiryDeletionReachesTheIncrFileWithoutClientTraffic(string policy)
+    {
+        if (TestServer.Target != Target.InProcess) return; // the file is read from this process's directory
+        await using var server = await TestServer.StartAsync("--appendonly", "yes", "--appendfsync", policy);
+        var dir = Path.Combine(server.Dir, "appendonlydir");
+        await server.WaitUntilLoadedAsync();
+        await using (var client = await server.ConnectAsync())
+            Assert.Equal("OK", await client.StatusAsync("SET", "short-lived", "v", "PX", "50"));
+
+        string Incr()
+        {
+            var path = Directory.GetFiles(dir, "*.incr.aof").Single();
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(file, Encoding.Latin1);
+            return reader.ReadToEnd();
+        }
+
+        const string del = "*2\r\n$3\r\nDEL\r\n$11\r\nshort-lived\r\n";
+        var since = Stopwatch.StartNew();
+        while (!Incr().Contains(del) && since.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(20);
+        Assert.Contains(del, Incr());
+    }
 }
