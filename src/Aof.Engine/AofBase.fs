@@ -14,7 +14,7 @@ open Aof.Core
 module AofBase =
     let private tempPrefix = "temp-rewriteaof-"
     let private chunkBytes = 64 * 1024
-    /// Chunks per step of the incremental write-out: 4 MiB, as Redis's.
+    /// Chunks per incremental sync: 4 MiB, Redis's REDIS_AUTOSYNC_BYTES.
     let private syncEvery = (4 <<< 20) / chunkBytes
 
     /// Removes temporaries a crash may have left in the AOF directory.
@@ -24,25 +24,25 @@ module AofBase =
                 File.Delete f
 
     /// Writes the events `produce` hands out as an AOF file at `path`, durably, in chunks: a temporary,
-    /// fsync, rename, fsync of the directory. With `incrementalSync` (aof-rewrite-incremental-fsync) the
-    /// file goes out to the disk 4 MiB at a time as it is written, as Redis 7 does, so the final sync never
-    /// has a whole base to flush at once. `step` is told "base-half-written" after the first chunk and
-    /// "base-written" after the rename (a test hook).
+    /// fsync, rename, fsync of the directory. With `incrementalSync` (aof-rewrite-incremental-fsync) every
+    /// 4 MiB is synced as it goes, as Redis does, so the final sync never has a whole base to flush at once. `step` is told
+    /// "base-half-written" after the first chunk and "base-written" after the rename (a test hook).
     let writeFileWith (path: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
         let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
         let sink = FileSink.openAppend temp
+        // The incremental sync runs beside the serializing of the next chunks (one sync at a time), so the
+        // disk flushes while the CPU works instead of after it.
+        let mutable syncing = Threading.Tasks.Task.CompletedTask
 
         try
             sink.Truncate 0L
             // Chunks of 64 KiB in a buffer below the large-object threshold (85,000 bytes): a 1 MiB buffer
-            // per rewrite went to the large-object heap, whose allocations count towards starting full
-            // collections. A small chunk also stays in the writer's own cache.
+            // per rewrite went to the large-object heap, whose budget then started a full collection
+            // every few rewrites, in the middle of serving clients. A small chunk also stays in the
+            // writer's own cache instead of pushing the event loop's data out of the shared one.
             let buffer = ArrayBufferWriter<byte>(chunkBytes + 16 * 1024)
             let mutable db = -1
             let mutable chunks = 0
-            // The file up to `sent` has been sent to the disk; up to `waited`, it has been written out.
-            let mutable sent = 0L
-            let mutable waited = 0L
             let chunkDone () =
                 if buffer.WrittenCount >= chunkBytes then
                     sink.Write buffer.WrittenSpan
@@ -50,17 +50,9 @@ module AofBase =
                     chunks <- chunks + 1
                     if chunks = 1 then step "base-half-written"
 
-                    // Each 4 MiB written is sent to the disk without waiting, and the 4 MiB before it is
-                    // waited for: the disk works while the next chunks are serialized, and at most two
-                    // steps' pages are ever in flight. This was an fsync per 4 MiB on the thread pool:
-                    // each one committed the journal and flushed the disk's cache, at normal priority,
-                    // and the event loop's latency rose at every step (docs/benchmarks.md).
                     if incrementalSync && chunks % syncEvery = 0 then
-                        let upTo = sink.Length
-                        sink.Writeback(sent, upTo - sent, false)
-                        if sent > 0L then sink.Writeback(waited, sent - waited, true)
-                        waited <- sent
-                        sent <- upTo
+                        syncing.GetAwaiter().GetResult()
+                        syncing <- Threading.Tasks.Task.Run(fun () -> sink.Sync())
 
             produce
                 { new IProjection with
@@ -74,8 +66,11 @@ module AofBase =
 
             sink.Write buffer.WrittenSpan
             if chunks = 0 then step "base-half-written"
+            syncing.GetAwaiter().GetResult()
             sink.Sync()
         finally
+            // A failure elsewhere must not close the file under a sync still running.
+            try syncing.Wait() with _ -> ()
             sink.Dispose()
 
         File.Move(temp, path, true)

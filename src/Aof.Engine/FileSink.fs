@@ -22,11 +22,6 @@ type IFileSink =
     abstract Sync: unit -> unit
     /// Cuts the file back (to undo a partial write). Raises WriteFailed.
     abstract Truncate: length: int64 -> unit
-    /// Starts writing the range's dirty pages out, without a sync of the file's metadata or of the disk's
-    /// cache, and returns without waiting for them; with `wait`, waits for the range's write-out to end.
-    /// Not a durability point (only Sync is): it keeps a large file's dirty pages from piling up for one
-    /// long final sync. Raises WriteFailed.
-    abstract Writeback: offset: int64 * length: int64 * wait: bool -> unit
 
 module private Native =
     [<DllImport("libc", SetLastError = true)>]
@@ -43,13 +38,6 @@ module private Native =
 
     [<DllImport("libc")>]
     extern nativeint strerror(int errnum)
-
-    [<DllImport("libc", SetLastError = true)>]
-    extern int sync_file_range(int fd, int64 offset, int64 nbytes, uint32 flags)
-
-    let SyncFileRangeWaitBefore = 1u
-    let SyncFileRangeWrite = 2u
-    let SyncFileRangeWaitAfter = 4u
 
 /// The engine's effects at its edge that tests replace: how AOF files are opened (fault injection goes
 /// here) and how the process ends on a fatal persistence error (Redis exits; a test records it instead).
@@ -78,20 +66,6 @@ module FileSink =
             with e ->
                 raise (WriteFailed(sprintf "%s: %s" path e.Message))
 
-    let private writeback (handle: SafeFileHandle) (path: string) (offset: int64) (length: int64) (wait: bool) =
-        if OperatingSystem.IsLinux() then
-            let flags =
-                if wait then
-                    Native.SyncFileRangeWaitBefore ||| Native.SyncFileRangeWrite ||| Native.SyncFileRangeWaitAfter
-                else
-                    Native.SyncFileRangeWrite
-
-            if Native.sync_file_range (int (handle.DangerousGetHandle()), offset, length, flags) <> 0 then
-                raise (WriteFailed(errnoText (Marshal.GetLastPInvokeError())))
-        elif wait then
-            // No range call elsewhere: a whole sync keeps the promise that the range is out.
-            sync handle path
-
     /// Opens (creating if needed) a file for appending.
     let openAppend (path: string) : IFileSink =
         let handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite ||| FileShare.Delete)
@@ -110,7 +84,6 @@ module FileSink =
                     raise (WriteFailed(reasonOf e))
 
             member _.Sync() = sync handle path
-            member _.Writeback(offset, len, wait) = writeback handle path offset len wait
 
             member _.Truncate(len: int64) =
                 try

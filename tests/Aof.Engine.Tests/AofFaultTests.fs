@@ -65,7 +65,6 @@ and FaultySink(inner: IFileSink, faults: Faults) =
                 raise (WriteFailed reason)
 
         member _.Sync() = inner.Sync()
-        member _.Writeback(offset, length, wait) = inner.Writeback(offset, length, wait)
         member _.Truncate(length: int64) = inner.Truncate length
         member _.Dispose() = inner.Dispose()
 
