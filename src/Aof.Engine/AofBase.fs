@@ -37,9 +37,8 @@ module AofBase =
         try
             sink.Truncate 0L
             // Chunks of 64 KiB in a buffer below the large-object threshold (85,000 bytes): a 1 MiB buffer
-            // per rewrite went to the large-object heap, whose budget then started a full collection
-            // every few rewrites, in the middle of serving clients. A small chunk also stays in the
-            // writer's own cache instead of pushing the event loop's data out of the shared one.
+            // per rewrite went to the large-object heap, whose allocations count towards starting full
+            // collections. A small chunk also stays in the writer's own cache.
             let buffer = ArrayBufferWriter<byte>(chunkBytes + 16 * 1024)
             let mutable db = -1
             let mutable chunks = 0
