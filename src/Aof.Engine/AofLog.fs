@@ -224,6 +224,12 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             for waiter in taken do
                 waiter.Complete()
 
+    /// Asks for a commit soon: the loop's next round, or without a loop the syncer.
+    let askCommit () =
+        match roundBell with
+        | null -> wake.Set() |> ignore
+        | ring -> if Interlocked.Exchange(&roundAsked, 1) = 0 then ring.Invoke()
+
     /// One group commit: everything buffered is written and synced, and the batches it covers go.
     let groupCommit () =
         Monitor.Enter writeLock
@@ -320,22 +326,17 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             finally
                 Monitor.Exit writeLock
 
+    /// Asks for everything up to `upTo` to be made durable, as WhenDurable does, for a caller that will not
+    /// wait for it (the timer): no waiter is taken from the pool, since an unread one never goes back.
+    member this.AskDurable(upTo: int64) : unit =
+        if fatal || committed () >= upTo then ()
+        elif policy <> SyncPolicy.Always && isNull roundBell then this.Commit upTo
+        else askCommit ()
+
     /// Completes when everything up to `upTo` is as durable as the policy promises (at once when it already
     /// is): with a host loop, at the end of the loop's round, once the round is written (and under `always`
     /// synced); without one, under `always` once the syncer's fdatasync covers it, otherwise after a direct
     /// write.
-    /// Asks for everything up to `upTo` to be made durable, as WhenDurable does, for a caller that will not
-    /// wait for it (the timer): no waiter is taken from the pool, since an unread one never goes back.
-    member this.AskDurable(upTo: int64) : unit =
-        if fatal || committed () >= upTo then
-            ()
-        elif policy <> SyncPolicy.Always && isNull roundBell then
-            this.Commit upTo
-        else
-            match roundBell with
-            | null -> wake.Set() |> ignore
-            | ring -> if Interlocked.Exchange(&roundAsked, 1) = 0 then ring.Invoke()
-
     member this.WhenDurable(upTo: int64) : ValueTask =
         if fatal then
             ValueTask.CompletedTask
@@ -347,12 +348,9 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
         else
             let waiter = DurableWaiter.Rent waiterPool
             let awaited = waiter.AsValueTask()
+            // Registered before the ask, so the commit it brings releases it.
             lock waiters (fun () -> waiters.Add(struct (upTo, waiter)))
-
-            match roundBell with
-            | null -> wake.Set() |> ignore
-            | ring -> if Interlocked.Exchange(&roundAsked, 1) = 0 then ring.Invoke()
-
+            askCommit ()
             awaited
 
     /// The timer's part: retries a failed or postponed write, wakes the syncer.
