@@ -12,6 +12,15 @@ namespace Aof.Server.Tests;
 /// </summary>
 public sealed class WriteBeforeReplyTests
 {
+    /// The incr file's bytes as text, read while the server keeps it open for appending.
+    static string IncrText(string dir)
+    {
+        var path = Directory.GetFiles(dir, "*.incr.aof").Single();
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(file, Encoding.Latin1);
+        return reader.ReadToEnd();
+    }
+
     [Theory]
     [InlineData("always", 0)]
     [InlineData("no", 0)]
@@ -23,14 +32,7 @@ public sealed class WriteBeforeReplyTests
         var dir = Path.Combine(server.Dir, "appendonlydir");
         await server.WaitUntilLoadedAsync();
 
-        async Task<bool> InFile(string key)
-        {
-            // Shared: the server keeps the file open for appending.
-            var path = Directory.GetFiles(dir, "*.incr.aof").Single();
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(file, Encoding.Latin1);
-            return (await reader.ReadToEndAsync()).Contains($"\r\n{key}\r\n");
-        }
+        bool InFile(string key) => IncrText(dir).Contains($"\r\n{key}\r\n");
 
         var missing = new List<string>();
         async Task Client(int id)
@@ -41,11 +43,11 @@ public sealed class WriteBeforeReplyTests
                 var key = $"c{id}:k{n}";
                 Assert.Equal("OK", await client.StatusAsync("SET", key, "v"));
                 var since = Stopwatch.StartNew();
-                var found = await InFile(key);
+                var found = InFile(key);
                 while (!found && since.ElapsedMilliseconds < graceMs)
                 {
                     await Task.Delay(20);
-                    found = await InFile(key);
+                    found = InFile(key);
                 }
                 if (!found) lock (missing) missing.Add(key);
             }
@@ -70,18 +72,10 @@ public sealed class WriteBeforeReplyTests
         await using (var client = await server.ConnectAsync())
             Assert.Equal("OK", await client.StatusAsync("SET", "short-lived", "v", "PX", "50"));
 
-        string Incr()
-        {
-            var path = Directory.GetFiles(dir, "*.incr.aof").Single();
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(file, Encoding.Latin1);
-            return reader.ReadToEnd();
-        }
-
         const string del = "*2\r\n$3\r\nDEL\r\n$11\r\nshort-lived\r\n";
         var since = Stopwatch.StartNew();
-        while (!Incr().Contains(del) && since.Elapsed < TimeSpan.FromSeconds(10))
+        while (!IncrText(dir).Contains(del) && since.Elapsed < TimeSpan.FromSeconds(10))
             await Task.Delay(20);
-        Assert.Contains(del, Incr());
+        Assert.Contains(del, IncrText(dir));
     }
 }
