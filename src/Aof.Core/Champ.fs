@@ -367,6 +367,183 @@ module internal ChampTrie =
             for c in n.Children do
                 seal owner (shift + Bits) c
 
+    /// What a slot holds once a run is merged into it.
+    [<Struct; NoEquality; NoComparison>]
+    type Slot<'V> =
+        | Vacant
+        | Inline of pair: Pair<'V>
+        | Below of node: Node<'V>
+
+    /// Merges a run of updates, sorted by `trieOrder` of their hashes (a key's updates in their order), into
+    /// a trie in one walk: each node on the run's paths is rebuilt once with exact arrays, instead of once
+    /// per key. `update current i` gives the i-th update's new value from the key's current one; it may leave
+    /// a missing key missing, but never removes a present key (a run only adds and replaces).
+    [<Sealed>]
+    type RunMerge<'V>
+        (
+            owner: Owner,
+            hashes: uint32[],
+            keys: byte[][],
+            update: OptimizedClosures.FSharpFunc<'V voption, int, 'V voption>
+        ) =
+        // One slot table per level, reused: a level's table is filled only after its deeper calls return.
+        let slots: Slot<'V>[][] = Array.init (HashBits / Bits + 2) (fun _ -> Array.zeroCreate 32)
+        let mutable added = 0
+
+        member _.Added = added
+
+        /// Applies updates lo..hi-1, which share one full hash, to the pairs already holding that hash.
+        member private _.FoldSameHash(existing: Pair<'V>[], lo: int, hi: int) : Pair<'V>[] =
+            let pairs = ResizeArray<Pair<'V>>(existing)
+
+            for i in lo .. hi - 1 do
+                let key = keys[i]
+                let mutable at = 0
+
+                while at < pairs.Count && not (Bytes.equal pairs[at].Key key) do
+                    at <- at + 1
+
+                if at < pairs.Count then
+                    match update.Invoke(ValueSome pairs[at].Value, i) with
+                    | ValueSome v -> pairs[at] <- Pair(pairs[at].Key, v)
+                    | ValueNone -> invalidOp "a merged run may not remove a key"
+                else
+                    match update.Invoke(ValueNone, i) with
+                    | ValueSome v ->
+                        added <- added + 1
+                        pairs.Add(Pair(key, v))
+                    | ValueNone -> ()
+
+            pairs.ToArray()
+
+        /// Pairs sharing one hash, placed as canonical form wants them from `shift` down.
+        member private this.Place(pairs: Pair<'V>[], hash: uint32, shift: int) : Slot<'V> =
+            if pairs.Length = 0 then Vacant
+            elif pairs.Length = 1 then Inline pairs[0]
+            elif shift >= HashBits then Below(Node(owner, 0u, 0u, pairs, Array.Empty()))
+            else Below(Node(owner, 0u, bitFor hash shift, Array.Empty(), [| this.PlaceNode(pairs, hash, shift + Bits) |]))
+
+        member private this.PlaceNode(pairs: Pair<'V>[], hash: uint32, shift: int) : Node<'V> =
+            match this.Place(pairs, hash, shift) with
+            | Below n -> n
+            | _ -> invalidOp "two or more pairs always make a node"
+
+        /// Merges updates lo..hi-1 (all on the same path down to `shift`) into what the slot holds.
+        member this.Merge(existing: Slot<'V>, shift: int, lo: int, hi: int) : Slot<'V> =
+            if lo = hi then
+                existing
+            else
+                let hash = hashes[lo]
+                let sameHash = hashes[hi - 1] = hash
+
+                match existing with
+                | Vacant when hi - lo = 1 ->
+                    // The common case by far: one new key.
+                    match update.Invoke(ValueNone, lo) with
+                    | ValueSome v ->
+                        added <- added + 1
+                        Inline(Pair(keys[lo], v))
+                    | ValueNone -> Vacant
+                | Inline p when hi - lo = 1 && hashOf p.Key = hash && Bytes.equal p.Key keys[lo] ->
+                    match update.Invoke(ValueSome p.Value, lo) with
+                    | ValueSome v -> Inline(Pair(p.Key, v))
+                    | ValueNone -> invalidOp "a merged run may not remove a key"
+                | Vacant when sameHash -> this.Place(this.FoldSameHash(Array.Empty(), lo, hi), hash, shift)
+                | Inline p when sameHash && hashOf p.Key = hash -> this.Place(this.FoldSameHash([| p |], lo, hi), hash, shift)
+                | Below n when shift >= HashBits -> this.Place(this.FoldSameHash(n.Pairs, lo, hi), hash, shift)
+                | _ -> this.Split(existing, shift, lo, hi)
+
+        /// Distributes the run over the 32 slots of a node at `shift` and rebuilds that node.
+        member private this.Split(existing: Slot<'V>, shift: int, lo: int, hi: int) : Slot<'V> =
+            let table = slots[shift / Bits]
+            let mutable dataMap = 0u
+            let mutable nodeMap = 0u
+
+            // What the slots hold now.
+            match existing with
+            | Vacant -> ()
+            | Inline p ->
+                let bit = bitFor (hashOf p.Key) shift
+                dataMap <- bit
+                table[chunk (hashOf p.Key) shift] <- Inline p
+            | Below n ->
+                dataMap <- n.DataMap
+                nodeMap <- n.NodeMap
+                let mutable i = 0
+                let mutable j = 0
+
+                for c in 0..31 do
+                    let bit = 1u <<< c
+
+                    if n.DataMap &&& bit <> 0u then
+                        table[c] <- Inline n.Pairs[i]
+                        i <- i + 1
+                    elif n.NodeMap &&& bit <> 0u then
+                        table[c] <- Below n.Children[j]
+                        j <- j + 1
+
+            // Each slot's updates are contiguous: merge them in, one slot at a time.
+            let mutable start = lo
+
+            while start < hi do
+                let c = chunk hashes[start] shift
+                let mutable stop = start + 1
+
+                while stop < hi && chunk hashes[stop] shift = c do
+                    stop <- stop + 1
+
+                let bit = 1u <<< c
+
+                let current =
+                    if (dataMap ||| nodeMap) &&& bit = 0u then Vacant else table[c]
+
+                let merged = this.Merge(current, shift + Bits, start, stop)
+                table[c] <- merged
+                dataMap <- dataMap &&& ~~~bit
+                nodeMap <- nodeMap &&& ~~~bit
+
+                match merged with
+                | Vacant -> ()
+                | Inline _ -> dataMap <- dataMap ||| bit
+                | Below _ -> nodeMap <- nodeMap ||| bit
+
+                start <- stop
+
+            let pairCount = BitOperations.PopCount dataMap
+            let childCount = BitOperations.PopCount nodeMap
+
+            if childCount = 0 && pairCount <= 1 && shift > 0 then
+                // Canonical form: a subtree of one key is that key, inline in its parent.
+                if pairCount = 0 then
+                    Vacant
+                else
+                    table[BitOperations.TrailingZeroCount dataMap]
+            else
+                let pairs = if pairCount = 0 then Array.Empty() else Array.zeroCreate pairCount
+                let children = if childCount = 0 then Array.Empty() else Array.zeroCreate childCount
+                let mutable i = 0
+                let mutable j = 0
+
+                for c in 0..31 do
+                    let bit = 1u <<< c
+
+                    if dataMap &&& bit <> 0u then
+                        match table[c] with
+                        | Inline p -> pairs[i] <- p
+                        | _ -> invalidOp "data slot without a pair"
+
+                        i <- i + 1
+                    elif nodeMap &&& bit <> 0u then
+                        match table[c] with
+                        | Below n -> children[j] <- n
+                        | _ -> invalidOp "node slot without a node"
+
+                        j <- j + 1
+
+                    table[c] <- Vacant
+
+                Below(Node(owner, dataMap, nodeMap, pairs, children))
+
     let rec fold (f: OptimizedClosures.FSharpFunc<'S, byte[], 'V, 'S>) (state: 'S) (n: Node<'V>) : 'S =
         let mutable s = state
 
@@ -593,6 +770,22 @@ type ChampTransient<'V> internal (root: Node<'V>, count: int) =
         this.Live()
         tryFind root key
 
+    /// Applies a run of updates in one walk of the trie. The run is `hashes` and `keys` (each key's
+    /// `Bytes.hash`) over 0..length-1, sorted by `Champ.trieOrder` of the hash and, for one key, in the order
+    /// its updates happen; `update current i` gives the i-th update's new value from the key's current value
+    /// (ValueNone: absent), and may leave an absent key absent but never remove a present one.
+    member this.MergeRun(hashes: uint32[], keys: byte[][], length: int, update: 'V voption -> int -> 'V voption) =
+        this.Live()
+        let run = RunMerge(owner, hashes, keys, OptimizedClosures.FSharpFunc<_, _, _>.Adapt update)
+
+        root <-
+            match run.Merge(Below root, 0, 0, length) with
+            | Below n -> n
+            | Inline p -> Node(owner, bitFor (hashOf p.Key) 0, 0u, [| p |], Array.Empty())
+            | Vacant -> emptyNode ()
+
+        count <- count + run.Added
+
     /// Ends the transient: later use of this builder throws InvalidOperationException.
     member this.Persist() : ChampMap<'V> =
         this.Live()
@@ -659,6 +852,10 @@ module Champ =
         List.ofSeq all
 
     let toTransient (m: ChampMap<'V>) : ChampTransient<'V> = ChampTransient(m.Root, m.Count)
+
+    /// A hash's place in trie order (its 5-bit chunks from the root's down): `ChampTransient.MergeRun` wants
+    /// its run sorted by this, of each key's `Bytes.hash`.
+    let trieOrder (hash: uint32) : uint32 = ChampTrie.trieOrder hash
 
     let ofSeq (items: seq<byte[] * 'V>) : ChampMap<'V> =
         let t = toTransient empty

@@ -471,3 +471,99 @@ let ``a large map built persistently and by a transient agrees with a Dictionary
     let visited = HashSet<string>()
     Champ.iter (fun k v -> if dict[k] = v then visited.Add(name k) |> ignore) odd
     Assert.Equal(dict.Count, visited.Count)
+
+/// One update of a merged run: `Put` sets the key, `Bump` adds to it only when it is present (as PEXPIREAT
+/// changes only a key that exists).
+type RunStep =
+    | Put of key: int * value: int
+    | Bump of key: int * by: int
+
+let private runStepGen (keys: int) : Gen<RunStep> =
+    Gen.frequency
+        [ 3, Gen.map2 (fun k v -> Put(k, v)) (Gen.choose (0, keys - 1)) (Gen.choose (0, 1000))
+          1, Gen.map2 (fun k b -> Bump(k, b)) (Gen.choose (0, keys - 1)) (Gen.choose (1, 9)) ]
+
+let private stepKey (s: RunStep) =
+    match s with
+    | Put(k, _)
+    | Bump(k, _) -> k
+
+let private stepOnModel (keys: byte[][]) (model: Map<string, int>) (s: RunStep) =
+    match s with
+    | Put(k, v) -> Map.add (name keys[k]) v model
+    | Bump(k, by) ->
+        match Map.tryFind (name keys[k]) model with
+        | Some v -> Map.add (name keys[k]) (v + by) model
+        | None -> model
+
+/// Merges `steps` into a transient of `start` in one run, sorted as MergeRun wants (trie order, and log order
+/// for one key), and persists it.
+let private mergeRun (keys: byte[][]) (start: ChampMap<int>) (steps: RunStep list) : ChampMap<int> =
+    let sorted =
+        steps
+        |> List.mapi (fun i s -> i, s)
+        |> List.sortBy (fun (i, s) -> Champ.trieOrder (uint32 (Bytes.hash keys[stepKey s])), i)
+        |> List.map snd
+        |> Array.ofList
+
+    let t = Champ.toTransient start
+    let hashes = sorted |> Array.map (fun s -> uint32 (Bytes.hash keys[stepKey s]))
+    let runKeys = sorted |> Array.map (fun s -> keys[stepKey s])
+
+    t.MergeRun(
+        hashes,
+        runKeys,
+        sorted.Length,
+        fun current i ->
+            match sorted[i], current with
+            | Put(_, v), _ -> ValueSome v
+            | Bump(_, by), ValueSome v -> ValueSome(v + by)
+            | Bump _, ValueNone -> ValueNone
+    )
+
+    t.Persist()
+
+[<Fact>]
+let ``law: merging a run equals applying its updates one at a time, in canonical form`` () =
+    for keys in [ pool.Value; widePool.Value ] do
+        let stepsArb = Arb.list (Arb.fromGen (runStepGen keys.Length))
+
+        law 400 (Arb.zip (opsArb keys.Length, stepsArb)) (fun (setup, steps) ->
+            let start = build keys setup
+            let startModel = List.fold (applyModel keys) Map.empty setup
+            let merged = mergeRun keys start steps
+            let model = List.fold (stepOnModel keys) startModel steps
+            // The same updates through ordinary inserts: canonical form makes equal key sets equal tries.
+            let oneByOne =
+                steps
+                |> List.fold
+                    (fun m s ->
+                        match s with
+                        | Put(k, v) -> Champ.add keys[k] v m
+                        | Bump(k, by) ->
+                            match Champ.tryFind keys[k] m with
+                            | ValueSome v -> Champ.add keys[k] (v + by) m
+                            | ValueNone -> m)
+                    start
+
+            agrees keys model merged
+            && Champ.equalsBy (=) merged oneByOne
+            // The map the run was merged into is untouched.
+            && agrees keys startModel start)
+
+[<Fact>]
+let ``a merged run that leaves the map its transient edits keeps working in place`` () =
+    // After a merge the transient goes on with ordinary edits (a loader alternates runs and other facts).
+    let keys = widePool.Value
+    let t = Champ.toTransient Champ.empty
+    let steps = [ for k in 0 .. keys.Length - 1 -> Put(k, k) ]
+    let sorted = steps |> List.sortBy (fun s -> Champ.trieOrder (uint32 (Bytes.hash keys[stepKey s]))) |> Array.ofList
+    t.MergeRun(Array.map (fun s -> uint32 (Bytes.hash keys[stepKey s])) sorted, Array.map (fun s -> keys[stepKey s]) sorted, sorted.Length, fun _ i -> ValueSome(match sorted[i] with Put(k, _) -> k | Bump(k, _) -> k))
+    Assert.Equal(keys.Length, t.Count)
+
+    for k in 0..2 .. keys.Length - 1 do
+        t.Remove keys[k]
+
+    let m = t.Persist()
+    let model = Map.ofList [ for k in 1..2 .. keys.Length - 1 -> name keys[k], k ]
+    Assert.True(agrees keys model m)
