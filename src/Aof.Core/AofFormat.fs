@@ -42,6 +42,50 @@ type AofReader =
                 n
             | _ -> -2L
 
+    /// A bulk string at `start` read whole and well formed, or null (anything else, left to TryRead).
+    static member private Bulk(buffer: ReadOnlySpan<byte>, start: int, next: byref<int>) : byte[] =
+        if start >= buffer.Length || buffer[start] <> '$'B then
+            null
+        else
+            let mutable data = 0
+            let len = AofReader.Header(buffer, start, &data)
+
+            if len < 0L || len > 512L * 1024L * 1024L || int64 (buffer.Length - data) < len + 2L then null
+            elif buffer[data + int len] <> '\r'B || buffer[data + int len + 1] <> '\n'B then null
+            else
+                next <- data + int len + 2
+                buffer.Slice(data, int len).ToArray()
+
+    /// A whole, well-formed plain `SET key value` at the start of `buffer`: its key and value, and `consumed`.
+    /// Nearly every command of a base file is one, and reading it this way allocates nothing but the key and
+    /// the value, which the loaded dataset keeps; false for anything else, which TryRead then reads (or
+    /// reports) as usual.
+    static member TryReadSet(buffer: ReadOnlySpan<byte>, consumed: byref<int>, key: byref<byte[]>, value: byref<byte[]>) : bool =
+        // "*3\r\n$3\r\nSET\r\n" in any case: 13 bytes.
+        if buffer.Length < 13
+           || buffer[0] <> '*'B || buffer[1] <> '3'B || buffer[2] <> '\r'B || buffer[3] <> '\n'B
+           || buffer[4] <> '$'B || buffer[5] <> '3'B || buffer[6] <> '\r'B || buffer[7] <> '\n'B
+           || (buffer[8] ||| 0x20uy) <> 's'B || (buffer[9] ||| 0x20uy) <> 'e'B || (buffer[10] ||| 0x20uy) <> 't'B
+           || buffer[11] <> '\r'B || buffer[12] <> '\n'B then
+            false
+        else
+            let mutable afterKey = 0
+            let k = AofReader.Bulk(buffer, 13, &afterKey)
+
+            if isNull k then
+                false
+            else
+                let mutable afterValue = 0
+                let v = AofReader.Bulk(buffer, afterKey, &afterValue)
+
+                if isNull v then
+                    false
+                else
+                    key <- k
+                    value <- v
+                    consumed <- afterValue
+                    true
+
     static member TryRead(buffer: ReadOnlySpan<byte>, consumed: byref<int>, args: byref<byte[][]>, error: byref<string>) : AofRead =
         consumed <- 0
         args <- null

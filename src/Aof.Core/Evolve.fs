@@ -102,10 +102,28 @@ module Evolve =
     /// Replay: the state is the fold of its facts.
     let replay (state: Keyspace) (events: Event seq) : Keyspace = Seq.fold apply state events
 
+    /// A single-key SET or PEXPIREAT held back in a BulkFold's batch.
+    [<Struct; NoEquality; NoComparison>]
+    type private Held =
+        { Key: byte[]
+          Hash: uint32
+          /// The string a SET stores; null for a PEXPIREAT.
+          Value: byte[]
+          /// Whether it sets an expiry (a SET without one clears it).
+          Ttl: bool
+          /// The expiry it sets (`Expiry.none` for a SET that clears it).
+          At: int64 }
+
     /// The fold for bulk loading, fed one fact at a time: runs of plain SET / PEXPIREAT / DEL go through the
     /// map's transients (edited in place, kept open across additions, frozen when the state is read) instead of
     /// one persistent copy per key; every other fact goes through `Evolve.apply`. Equal to `Evolve.replay` (a
     /// property test holds it so).
+    ///
+    /// Single-key SETs and PEXPIREATs of one database are held back in a batch, sorted by their keys' paths
+    /// through the trie and merged in one walk (`ChampTransient.MergeRun`). Facts on different keys commute
+    /// and each key's own facts keep their order, so the state is the same. But each node is then built once
+    /// with exact arrays, where one insert at a time in log order would send every key down a random path of
+    /// a large map, missing the cache at each level, and grow the nodes' arrays step by step.
     [<Sealed>]
     type BulkFold(initial: Keyspace) =
         let mutable ks = initial
@@ -113,13 +131,115 @@ module Evolve =
         let expires: ChampTransient<int64>[] = Array.zeroCreate (Keyspace.databases initial)
         let mutable open' = false
 
+        // The batch in log order, and per fact its trie order (high half) and index (low half).
+        let batchLimit = 1 <<< 20
+        let mutable batch: Held[] = Array.zeroCreate 1024
+        let mutable order: uint64[] = Array.zeroCreate 1024
+        let mutable batched = 0
+        let mutable batchDb = 0
+        // A merge's run: the batch's hashes and keys in path order.
+        let mutable hashes: uint32[] = [||]
+        let mutable runKeys: byte[][] = [||]
+
         let ensure (dbi: int) =
             if isNull (box keys[dbi]) then
                 keys[dbi] <- Champ.toTransient (Keyspace.db dbi ks).Keys
                 expires[dbi] <- Champ.toTransient (Keyspace.db dbi ks).Expires
                 open' <- true
 
+        // Below this many facts a batch is applied one by one, in place: merging would copy its paths.
+        let mergeFrom = 64
+
+        let applyOne (db: int) (h: Held) =
+            if isNull h.Value then
+                match keys[db].TryFind h.Key with
+                | ValueSome e ->
+                    keys[db].Set(h.Key, Entry(e.Value, h.At))
+                    expires[db].Set(h.Key, h.At)
+                | ValueNone -> ()
+            else
+                keys[db].Set(h.Key, Entry(Value.Str h.Value, h.At))
+
+                if h.Ttl then expires[db].Set(h.Key, h.At)
+                elif expires[db].Count > 0 then expires[db].Remove h.Key
+
+        let merge (db: int) (n: int) =
+            // The index in the low half makes the sort stable: a key's facts stay in log order.
+            System.Array.Sort(order, 0, n)
+
+            if hashes.Length < n then
+                hashes <- Array.zeroCreate batch.Length
+                runKeys <- Array.zeroCreate batch.Length
+
+            for i in 0 .. n - 1 do
+                let h = &batch[int (order[i] &&& 0xFFFFFFFFUL)]
+                hashes[i] <- h.Hash
+                runKeys[i] <- h.Key
+
+            // Whether each PEXPIREAT found its key.
+            let applied = Array.zeroCreate<bool> n
+
+            keys[db].MergeRun(
+                hashes,
+                runKeys,
+                n,
+                fun current i ->
+                    let h = &batch[int (order[i] &&& 0xFFFFFFFFUL)]
+
+                    if isNull h.Value then
+                        match current with
+                        | ValueSome e ->
+                            applied[i] <- true
+                            ValueSome(Entry(e.Value, h.At))
+                        | ValueNone -> ValueNone
+                    else
+                        ValueSome(Entry(Value.Str h.Value, h.At))
+            )
+
+            let ex = expires[db]
+            System.Array.Clear(runKeys, 0, n)
+
+            for i in 0 .. n - 1 do
+                let h = &batch[int (order[i] &&& 0xFFFFFFFFUL)]
+
+                if h.Ttl then
+                    if not (isNull h.Value) || applied[i] then ex.Set(h.Key, h.At)
+                elif ex.Count > 0 then
+                    ex.Remove h.Key
+
+        let flush () =
+            if batched > 0 then
+                let n = batched
+                batched <- 0
+                ensure batchDb
+
+                if n < mergeFrom then
+                    for i in 0 .. n - 1 do
+                        applyOne batchDb batch[i]
+                else
+                    merge batchDb n
+
+                System.Array.Clear(batch, 0, n)
+
+        let hold (db: int) (key: byte[]) (value: byte[]) (ttl: bool) (at: int64) =
+            if batched > 0 && db <> batchDb then flush ()
+
+            if batched = batch.Length then
+                if batched >= batchLimit then
+                    flush ()
+                else
+                    System.Array.Resize(&batch, batch.Length * 2)
+                    System.Array.Resize(&order, order.Length * 2)
+
+            let hash = uint32 (Bytes.hash key)
+            batchDb <- db
+            batch[batched] <- { Key = key; Hash = hash; Value = value; Ttl = ttl; At = at }
+            order[batched] <- (uint64 (Champ.trieOrder hash) <<< 32) ||| uint64 batched
+            batched <- batched + 1
+
         let freeze () =
+            flush ()
+
             if open' then
                 let dbs = ks.Dbs
 
@@ -132,25 +252,17 @@ module Evolve =
                 ks <- Keyspace.ofArray dbs
                 open' <- false
 
+        /// The same as adding a plain SET's fact (`Op.Set(key, value, TtlChange.Clear)` in `db`), without
+        /// making one: the loader reads most of a base file this way.
+        member _.Set(db: int, key: byte[], value: byte[]) : unit = hold db key value false Expiry.none
+
         member _.Add(ev: Event) : unit =
             match ev.Op with
-            | Op.Set(k, v, TtlChange.Clear) ->
-                ensure ev.Db
-                keys[ev.Db].Set(k, Entry(Value.Str v, Expiry.none))
-                if expires[ev.Db].Count > 0 then expires[ev.Db].Remove k
-            | Op.Set(k, v, TtlChange.At at) ->
-                ensure ev.Db
-                keys[ev.Db].Set(k, Entry(Value.Str v, at))
-                expires[ev.Db].Set(k, at)
-            | Op.PExpireAt(k, at) ->
-                ensure ev.Db
-
-                match keys[ev.Db].TryFind k with
-                | ValueSome e ->
-                    keys[ev.Db].Set(k, Entry(e.Value, at))
-                    expires[ev.Db].Set(k, at)
-                | ValueNone -> ()
+            | Op.Set(k, v, TtlChange.Clear) -> hold ev.Db k v false Expiry.none
+            | Op.Set(k, v, TtlChange.At at) -> hold ev.Db k v true at
+            | Op.PExpireAt(k, at) -> hold ev.Db k null true at
             | Op.Del ds ->
+                flush ()
                 ensure ev.Db
 
                 for k in ds do

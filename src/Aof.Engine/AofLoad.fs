@@ -65,14 +65,29 @@ module AofLoad =
         let add (e: Event) =
             if inTx then tx <- e :: tx else fold.Add e
 
+        let mutable setKey: byte[] = null
+        let mutable setValue: byte[] = null
+
         while ending.IsNone && fatal.IsNone do
             let mutable consumed = 0
             let mutable args: byte[][] = null
             let mutable error: string = null
-            let status = AofReader.TryRead(ReadOnlySpan(buf, start, filled - start), &consumed, &args, &error)
+
+            let status =
+                if not inTx && AofReader.TryReadSet(ReadOnlySpan(buf, start, filled - start), &consumed, &setKey, &setValue) then
+                    AofRead.Command
+                else
+                    AofReader.TryRead(ReadOnlySpan(buf, start, filled - start), &consumed, &args, &error)
+
             let at = bufOffset + int64 start
 
             match status with
+            | AofRead.Command when isNull args ->
+                // A plain SET, read without its argument array.
+                start <- start + consumed
+                commands <- commands + 1L
+                fold.Set(db, setKey, setValue)
+                validUpTo <- bufOffset + int64 start
             | AofRead.Annotation ->
                 start <- start + consumed
                 if not inTx then validUpTo <- bufOffset + int64 start
