@@ -131,13 +131,16 @@ module Evolve =
         let expires: ChampTransient<int64>[] = Array.zeroCreate (Keyspace.databases initial)
         let mutable open' = false
 
-        // The batch in log order, and per fact its trie order (high half) and index (low half).
+        // The batch (in log order until a merge sorts it), and per fact its trie order (high half) and its
+        // index (low half).
         let batchLimit = 1 <<< 20
         let mutable batch: Held[] = Array.zeroCreate 1024
         let mutable order: uint64[] = Array.zeroCreate 1024
         let mutable batched = 0
         let mutable batchDb = 0
-        // A merge's run: the batch's hashes and keys in path order.
+        // Whether a fact of the batch sets an expiry.
+        let mutable batchTtl = false
+        // A merge's run: the batch's hashes and keys, in trie order.
         let mutable hashes: uint32[] = [||]
         let mutable runKeys: byte[][] = [||]
 
@@ -164,17 +167,17 @@ module Evolve =
                 elif expires[db].Count > 0 then expires[db].Remove h.Key
 
         let merge (db: int) (n: int) =
-            // The index in the low half makes the sort stable: a key's facts stay in log order.
-            System.Array.Sort(order, 0, n)
+            // The facts move with their keys (the index in the low half makes the order stable: a key's facts
+            // stay in log order), so every pass below reads the batch front to back.
+            System.Array.Sort(order, batch, 0, n)
 
             if hashes.Length < n then
                 hashes <- Array.zeroCreate batch.Length
                 runKeys <- Array.zeroCreate batch.Length
 
             for i in 0 .. n - 1 do
-                let h = &batch[int (order[i] &&& 0xFFFFFFFFUL)]
-                hashes[i] <- h.Hash
-                runKeys[i] <- h.Key
+                hashes[i] <- batch[i].Hash
+                runKeys[i] <- batch[i].Key
 
             // Whether each PEXPIREAT found its key.
             let applied = Array.zeroCreate<bool> n
@@ -184,7 +187,7 @@ module Evolve =
                 runKeys,
                 n,
                 fun current i ->
-                    let h = &batch[int (order[i] &&& 0xFFFFFFFFUL)]
+                    let h = &batch[i]
 
                     if isNull h.Value then
                         match current with
@@ -196,16 +199,19 @@ module Evolve =
                         ValueSome(Entry(Value.Str h.Value, h.At))
             )
 
-            let ex = expires[db]
             System.Array.Clear(runKeys, 0, n)
+            let ex = expires[db]
 
-            for i in 0 .. n - 1 do
-                let h = &batch[int (order[i] &&& 0xFFFFFFFFUL)]
+            // The TTL index changes only for a fact that sets an expiry, or one that clears it in a database
+            // where some key has one.
+            if batchTtl || ex.Count > 0 then
+                for i in 0 .. n - 1 do
+                    let h = &batch[i]
 
-                if h.Ttl then
-                    if not (isNull h.Value) || applied[i] then ex.Set(h.Key, h.At)
-                elif ex.Count > 0 then
-                    ex.Remove h.Key
+                    if h.Ttl then
+                        if not (isNull h.Value) || applied[i] then ex.Set(h.Key, h.At)
+                    elif ex.Count > 0 then
+                        ex.Remove h.Key
 
         let flush () =
             if batched > 0 then
@@ -220,6 +226,7 @@ module Evolve =
                     merge batchDb n
 
                 System.Array.Clear(batch, 0, n)
+                batchTtl <- false
 
         let hold (db: int) (key: byte[]) (value: byte[]) (ttl: bool) (at: int64) =
             if batched > 0 && db <> batchDb then flush ()
@@ -233,6 +240,7 @@ module Evolve =
 
             let hash = uint32 (Bytes.hash key)
             batchDb <- db
+            batchTtl <- batchTtl || ttl
             batch[batched] <- { Key = key; Hash = hash; Value = value; Ttl = ttl; At = at }
             order[batched] <- (uint64 (Champ.trieOrder hash) <<< 32) ||| uint64 batched
             batched <- batched + 1
