@@ -127,3 +127,42 @@ let ``TryReadSet reads a whole plain SET in any case of its name`` () =
         Assert.Equal(bytes.Length - 4, consumed)
         Assert.Equal<byte[]>("key"B, key)
         Assert.Equal<byte[]>("value"B, value)
+
+[<Fact>]
+let ``bulk replay of more facts than one batch holds keeps the last write of every key`` () =
+    // A batch holds 2^20 facts: this log fills one, merges it, and goes on into a second. Each key's value is
+    // the index of its last SET, and every third key gets a TTL from a PEXPIREAT that the next SET clears.
+    // Keys written only at the start live in the first batch alone.
+    let distinct = 50_000
+    let total = (1 <<< 20) + 100_000
+    let key i = Bytes.ofString $"k:{i % distinct}"
+
+    let log =
+        seq {
+            for i in 0..999 do
+                yield { Db = 0; Op = Op.Set(Bytes.ofString $"early:{i}", "e"B, TtlChange.Clear) }
+
+            for i in 0 .. total - 1 do
+                yield { Db = 0; Op = Op.Set(key i, Bytes.ofString (string i), TtlChange.Clear) }
+
+                if i % 3 = 0 then
+                    yield { Db = 0; Op = Op.PExpireAt(key i, int64 i) }
+        }
+
+    let ks = Evolve.replayBulk (Keyspace.create 1) log
+    let db = Keyspace.db 0 ks
+    Assert.Equal(distinct + 1000, Champ.count db.Keys)
+
+    for i in 0..999 do
+        Assert.Equal(ValueSome "e"B, Champ.tryFind (Bytes.ofString $"early:{i}") db.Keys |> ValueOption.bind (fun e -> Value.bytes e.Value))
+
+    for k in 0 .. distinct - 1 do
+        let last = (total - 1 - k) / distinct * distinct + k
+        let ttl = if last % 3 = 0 then int64 last else Expiry.none
+
+        match Champ.tryFind (Bytes.ofString $"k:{k}") db.Keys with
+        | ValueSome e ->
+            Assert.Equal(string last, Bytes.toString (Value.bytes e.Value).Value)
+            Assert.Equal(ttl, e.ExpireAt)
+            Assert.Equal((ttl <> Expiry.none), (Champ.tryFind (Bytes.ofString $"k:{k}") db.Expires).IsSome)
+        | ValueNone -> failwithf "k:%d is missing" k
