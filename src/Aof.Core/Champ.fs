@@ -386,7 +386,8 @@ module internal ChampTrie =
             keys: byte[][],
             update: OptimizedClosures.FSharpFunc<'V voption, int, 'V voption>
         ) =
-        // One slot table per level, reused: a level's table is filled only after its deeper calls return.
+        // One slot table per level, reused: the walk rebuilds one node per level at a time, so no level's table
+        // is ever needed twice at once. Every rebuild leaves its table all Vacant for the next.
         let slots: Slot<'V>[][] = Array.init (HashBits / Bits + 2) (fun _ -> Array.zeroCreate 32)
         let mutable added = 0
 
@@ -514,10 +515,9 @@ module internal ChampTrie =
 
             if childCount = 0 && pairCount <= 1 && shift > 0 then
                 // Canonical form: a subtree of one key is that key, inline in its parent.
-                if pairCount = 0 then
-                    Vacant
-                else
-                    table[BitOperations.TrailingZeroCount dataMap]
+                let single = if pairCount = 0 then Vacant else table[BitOperations.TrailingZeroCount dataMap]
+                Array.Clear table
+                single
             else
                 let pairs = if pairCount = 0 then Array.Empty() else Array.zeroCreate pairCount
                 let children = if childCount = 0 then Array.Empty() else Array.zeroCreate childCount
