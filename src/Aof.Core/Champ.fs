@@ -421,13 +421,12 @@ module internal ChampTrie =
         member private this.Place(pairs: Pair<'V>[], hash: uint32, shift: int) : Slot<'V> =
             if pairs.Length = 0 then Vacant
             elif pairs.Length = 1 then Inline pairs[0]
-            elif shift >= HashBits then Below(Node(owner, 0u, 0u, pairs, Array.Empty()))
-            else Below(Node(owner, 0u, bitFor hash shift, Array.Empty(), [| this.PlaceNode(pairs, hash, shift + Bits) |]))
+            else Below(this.Chain(pairs, hash, shift))
 
-        member private this.PlaceNode(pairs: Pair<'V>[], hash: uint32, shift: int) : Node<'V> =
-            match this.Place(pairs, hash, shift) with
-            | Below n -> n
-            | _ -> invalidOp "two or more pairs always make a node"
+        /// Two or more pairs of one hash: single-child nodes down to the collision node that holds them.
+        member private this.Chain(pairs: Pair<'V>[], hash: uint32, shift: int) : Node<'V> =
+            if shift >= HashBits then Node(owner, 0u, 0u, pairs, Array.Empty())
+            else Node(owner, 0u, bitFor hash shift, Array.Empty(), [| this.Chain(pairs, hash, shift + Bits) |])
 
         /// Merges updates lo..hi-1 (all on the same path down to `shift`) into what the slot holds.
         member this.Merge(existing: Slot<'V>, shift: int, lo: int, hi: int) : Slot<'V> =
