@@ -114,6 +114,22 @@ module Evolve =
           /// The expiry it sets (`Expiry.none` for a SET that clears it).
           At: int64 }
 
+    /// A held fact's effect on its key's entry (ValueNone: the key stays absent), as `apply` has it.
+    let private heldEntry (h: inref<Held>) (current: Entry voption) : Entry voption =
+        if isNull h.Value then
+            match current with
+            | ValueSome e -> ValueSome(Entry(e.Value, h.At))
+            | ValueNone -> ValueNone
+        else
+            ValueSome(Entry(Value.Str h.Value, h.At))
+
+    /// A held fact's effect on the TTL index, given whether its key is present after it.
+    let private indexTtl (expires: ChampTransient<int64>) (h: inref<Held>) (present: bool) : unit =
+        if h.Ttl then
+            if present then expires.Set(h.Key, h.At)
+        elif expires.Count > 0 then
+            expires.Remove h.Key
+
     /// The fold for bulk loading, fed one fact at a time: runs of plain SET / PEXPIREAT / DEL go through the
     /// map's transients (edited in place, kept open across additions, frozen when the state is read) instead of
     /// one persistent copy per key; every other fact goes through `Evolve.apply`. Equal to `Evolve.replay` (a
@@ -153,18 +169,16 @@ module Evolve =
         // Below this many facts a batch is applied one by one, in place: merging would copy its paths.
         let mergeFrom = 64
 
-        let applyOne (db: int) (h: Held) =
-            if isNull h.Value then
-                match keys[db].TryFind h.Key with
-                | ValueSome e ->
-                    keys[db].Set(h.Key, Entry(e.Value, h.At))
-                    expires[db].Set(h.Key, h.At)
-                | ValueNone -> ()
-            else
-                keys[db].Set(h.Key, Entry(Value.Str h.Value, h.At))
+        let applyOne (db: int) (h: inref<Held>) =
+            // Only a PEXPIREAT reads the entry it changes; a SET replaces it unseen.
+            let current = if isNull h.Value then keys[db].TryFind h.Key else ValueNone
+            let after = heldEntry &h current
 
-                if h.Ttl then expires[db].Set(h.Key, h.At)
-                elif expires[db].Count > 0 then expires[db].Remove h.Key
+            match after with
+            | ValueSome e -> keys[db].Set(h.Key, e)
+            | ValueNone -> ()
+
+            indexTtl expires[db] &h after.IsSome
 
         let merge (db: int) (n: int) =
             // The facts move with their keys (the index in the low half makes the order stable: a key's facts
@@ -179,24 +193,17 @@ module Evolve =
                 hashes[i] <- batch[i].Hash
                 runKeys[i] <- batch[i].Key
 
-            // Whether each PEXPIREAT found its key.
-            let applied = Array.zeroCreate<bool> n
+            // Whether each fact's key is present after it (a PEXPIREAT of a missing key leaves it missing).
+            let present = Array.zeroCreate<bool> n
 
             keys[db].MergeRun(
                 hashes,
                 runKeys,
                 n,
                 fun current i ->
-                    let h = &batch[i]
-
-                    if isNull h.Value then
-                        match current with
-                        | ValueSome e ->
-                            applied[i] <- true
-                            ValueSome(Entry(e.Value, h.At))
-                        | ValueNone -> ValueNone
-                    else
-                        ValueSome(Entry(Value.Str h.Value, h.At))
+                    let after = heldEntry &batch[i] current
+                    present[i] <- after.IsSome
+                    after
             )
 
             System.Array.Clear(runKeys, 0, n)
@@ -206,12 +213,7 @@ module Evolve =
             // where some key has one.
             if batchTtl || ex.Count > 0 then
                 for i in 0 .. n - 1 do
-                    let h = &batch[i]
-
-                    if h.Ttl then
-                        if not (isNull h.Value) || applied[i] then ex.Set(h.Key, h.At)
-                    elif ex.Count > 0 then
-                        ex.Remove h.Key
+                    indexTtl ex &batch[i] present[i]
 
         let flush () =
             if batched > 0 then
@@ -221,7 +223,7 @@ module Evolve =
 
                 if n < mergeFrom then
                     for i in 0 .. n - 1 do
-                        applyOne batchDb batch[i]
+                        applyOne batchDb &batch[i]
                 else
                     merge batchDb n
 
