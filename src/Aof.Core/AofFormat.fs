@@ -42,19 +42,32 @@ type AofReader =
                 n
             | _ -> -2L
 
-    /// A bulk string at `start` read whole and well formed, or null (anything else, left to TryRead).
-    static member private Bulk(buffer: ReadOnlySpan<byte>, start: int, next: byref<int>) : byte[] =
-        if start >= buffer.Length || buffer[start] <> '$'B then
-            null
+    /// The bulk string at `start`: Command with its bytes in `bulk` and `next` past it, or Incomplete, or
+    /// Malformed with `error` set.
+    static member private Bulk(buffer: ReadOnlySpan<byte>, start: int, next: byref<int>, bulk: byref<byte[]>, error: byref<string>) : AofRead =
+        if start >= buffer.Length then
+            AofRead.Incomplete
+        elif buffer[start] <> '$'B then
+            error <- sprintf "expected '$', got '%c'" (char buffer[start])
+            AofRead.Malformed
         else
             let mutable data = 0
             let len = AofReader.Header(buffer, start, &data)
 
-            if len < 0L || len > 512L * 1024L * 1024L || int64 (buffer.Length - data) < len + 2L then null
-            elif buffer[data + int len] <> '\r'B || buffer[data + int len + 1] <> '\n'B then null
+            if len = -1L then
+                AofRead.Incomplete
+            elif len < 0L || len > 512L * 1024L * 1024L then
+                error <- "invalid bulk length"
+                AofRead.Malformed
+            elif int64 (buffer.Length - data) < len + 2L then
+                AofRead.Incomplete
+            elif buffer[data + int len] <> '\r'B || buffer[data + int len + 1] <> '\n'B then
+                error <- "expected CRLF after a bulk string"
+                AofRead.Malformed
             else
+                bulk <- buffer.Slice(data, int len).ToArray()
                 next <- data + int len + 2
-                buffer.Slice(data, int len).ToArray()
+                AofRead.Command
 
     /// A whole, well-formed plain `SET key value` at the start of `buffer`: its key and value, and `consumed`.
     /// Nearly every command of a base file is one, and reading it this way allocates nothing but the key and
@@ -70,21 +83,19 @@ type AofReader =
             false
         else
             let mutable afterKey = 0
-            let k = AofReader.Bulk(buffer, 13, &afterKey)
+            let mutable afterValue = 0
+            let mutable k: byte[] = null
+            let mutable v: byte[] = null
+            let mutable error: string = null
 
-            if isNull k then
-                false
+            if AofReader.Bulk(buffer, 13, &afterKey, &k, &error) = AofRead.Command
+               && AofReader.Bulk(buffer, afterKey, &afterValue, &v, &error) = AofRead.Command then
+                key <- k
+                value <- v
+                consumed <- afterValue
+                true
             else
-                let mutable afterValue = 0
-                let v = AofReader.Bulk(buffer, afterKey, &afterValue)
-
-                if isNull v then
-                    false
-                else
-                    key <- k
-                    value <- v
-                    consumed <- afterValue
-                    true
+                false
 
     static member TryRead(buffer: ReadOnlySpan<byte>, consumed: byref<int>, args: byref<byte[][]>, error: byref<string>) : AofRead =
         consumed <- 0
@@ -122,29 +133,8 @@ type AofReader =
                 let mutable i = 0
 
                 while status = AofRead.Command && i < result.Length do
-                    if pos >= buffer.Length then
-                        status <- AofRead.Incomplete
-                    elif buffer[pos] <> '$'B then
-                        error <- sprintf "expected '$', got '%c'" (char buffer[pos])
-                        status <- AofRead.Malformed
-                    else
-                        let mutable data = 0
-                        let len = AofReader.Header(buffer, pos, &data)
-
-                        if len = -1L then
-                            status <- AofRead.Incomplete
-                        elif len < 0L || len > 512L * 1024L * 1024L then
-                            error <- "invalid bulk length"
-                            status <- AofRead.Malformed
-                        elif int64 (buffer.Length - data) < len + 2L then
-                            status <- AofRead.Incomplete
-                        elif buffer[data + int len] <> '\r'B || buffer[data + int len + 1] <> '\n'B then
-                            error <- "expected CRLF after a bulk string"
-                            status <- AofRead.Malformed
-                        else
-                            result[i] <- buffer.Slice(data, int len).ToArray()
-                            pos <- data + int len + 2
-                            i <- i + 1
+                    status <- AofReader.Bulk(buffer, pos, &pos, &result[i], &error)
+                    i <- i + 1
 
                 if status = AofRead.Command then
                     consumed <- pos
