@@ -23,12 +23,16 @@ module AofBase =
             for f in Directory.GetFiles(dir, tempPrefix + "*") do
                 File.Delete f
 
-    /// Writes the events `produce` hands out as an AOF file at `path`, durably, in chunks: a temporary,
-    /// fsync, rename, fsync of the directory. With `incrementalSync` (aof-rewrite-incremental-fsync) every
-    /// 4 MiB is synced as it goes, as Redis does, so the final sync never has a whole base to flush at once. `step` is told
-    /// "base-half-written" after the first chunk and "base-written" after the rename (a test hook).
-    let writeFileWith (path: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
-        let temp = Path.Combine(Path.GetDirectoryName path, sprintf "%s%d.aof" tempPrefix Environment.ProcessId)
+    /// A temporary in `dir` for a base in the making; `tag` keeps two writers of one process apart (Redis
+    /// names the rewrite child's file `temp-rewriteaof-bg-<pid>.aof`).
+    let tempPath (dir: string) (tag: string) : string =
+        Path.Combine(dir, sprintf "%s%s%d.aof" tempPrefix tag Environment.ProcessId)
+
+    /// Writes the events `produce` hands out to the file `temp`, in chunks, and syncs it. With
+    /// `incrementalSync` (aof-rewrite-incremental-fsync) every 4 MiB is synced as it goes, as Redis does, so
+    /// the final sync never has a whole base to flush at once. `step` is told "base-half-written" after the
+    /// first chunk (a test hook).
+    let writeTemp (temp: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
         let sink = FileSink.openAppend temp
         // The incremental sync runs beside the serializing of the next chunks (one sync at a time), so the
         // disk flushes while the CPU works instead of after it.
@@ -72,11 +76,19 @@ module AofBase =
             try syncing.Wait() with _ -> ()
             sink.Dispose()
 
+    /// Puts a synced temporary in place as `path`, durably (rename, fsync of the directory); `step` is told
+    /// "base-written" (a test hook).
+    let commit (temp: string) (path: string) (step: string -> unit) : unit =
         File.Move(temp, path, true)
         FileSink.syncDirectory (Path.GetDirectoryName path)
         step "base-written"
 
-    let writeFile (path: string) (produce: IProjection -> unit) : unit = writeFileWith path produce true ignore
+    /// Writes the events `produce` hands out as an AOF file at `path`, durably: a temporary, fsync, rename,
+    /// fsync of the directory.
+    let writeFile (path: string) (produce: IProjection -> unit) : unit =
+        let temp = tempPath (Path.GetDirectoryName path) ""
+        writeTemp temp produce true ignore
+        commit temp path ignore
 
     /// Makes the events `produce` hands out the new base, with a fresh incr after it; returns the new layout
     /// and the incr's path.

@@ -29,11 +29,19 @@ module AofRewrite =
         log.Notice(sprintf "Creating AOF incr file %s on background rewrite" incr.Name)
         next, incr
 
-    /// Step 3: the new base, written from the snapshot's events; `step` is the test hook.
-    let writeBase (layout: AofLayout) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : AofFileInfo =
+    /// Step 3, first half: the new base, written from the snapshot's events to a temporary of the
+    /// rewrite's own, and synced; `step` is the test hook. Returns the temporary's path.
+    let writeBase (layout: AofLayout) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : string =
+        let temp = AofBase.tempPath layout.Dir "bg-"
+        AofBase.writeTemp temp produce incrementalSync step
+        temp
+
+    /// Step 3, second half: the temporary renamed to the next base name. Only while the rewrite is still
+    /// wanted: a base put in force meanwhile (the log switched off and on) may bear that same name.
+    let commitBase (layout: AofLayout) (temp: string) (step: string -> unit) : AofFileInfo =
         let seq = 1L + (layout.Manifest.Base |> Option.map (fun b -> b.Seq) |> Option.defaultValue 0L)
         let info = { Name = Manifest.baseFileName layout.AppendFilename seq; Seq = seq; Type = AofFileType.Base }
-        AofBase.writeFileWith (AofLayout.filePath layout info.Name) produce incrementalSync step
+        AofBase.commit temp (AofLayout.filePath layout info.Name) step
         info
 
     /// History files are deleted and dropped from the manifest: after a switch, and on start for what a crash

@@ -230,17 +230,20 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 // Steps 3 to 5: true once the new base is in force, false if the log was switched meanwhile.
                 let writeAndSwitch (opened: AofLayout) (incr: AofFileInfo) (ks: Keyspace) (now: int64) =
                     // The event loop and the clients come first: the base is written with whatever CPU they leave.
-                    let newBase =
+                    let temp =
                         Background.run "aof-rewrite-base" (fun () ->
                             AofRewrite.writeBase opened (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
 
                     lock manifestLock (fun () ->
                         match layout with
                         | Some lay when logGeneration = generation ->
+                            let newBase = AofRewrite.commitBase lay temp hooks.RewriteStep
                             log.Notice "Background AOF rewrite terminated with success"
                             layout <- Some(AofRewrite.switchTo log lay newBase incr.Seq hooks.RewriteStep)
                             true
-                        | _ -> false)
+                        | _ ->
+                            File.Delete temp
+                            false)
 
                 let work () =
                     // Any error is a failed rewrite, never a crash of the whole server from a background thread.
@@ -330,5 +333,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
           LastRewriteOk = lastRewriteOk
           Rewrites = rewrites }
 
-    /// Flushes and closes the log (clean shutdown).
-    member _.Close() : unit = closeLog ()
+    /// Flushes and closes the log (clean shutdown). A rewrite still running is abandoned, as Redis kills its
+    /// rewrite child on shutdown: it will not switch the manifest of a stopped server.
+    member _.Close() : unit =
+        lock manifestLock (fun () -> logGeneration <- logGeneration + 1)
+        closeLog ()

@@ -20,6 +20,15 @@ let deleteDir (dir: string) =
     with _ ->
         ()
 
+/// A scratch directory that goes away with the test. Declare it (`use dir = new Scratch "tag"`) before
+/// the server that writes into it, so the server is disposed first.
+type Scratch(tag: string) =
+    let path = tempDir tag
+    member _.Path = path
+
+    interface IDisposable with
+        member _.Dispose() = deleteDir path
+
 let aofDir (dir: string) = Path.Combine(dir, "appendonlydir")
 let manifestPath (dir: string) = Path.Combine(aofDir dir, "appendonly.aof.manifest")
 let baseName (seq: int) = sprintf "appendonly.aof.%d.base.aof" seq

@@ -6,10 +6,8 @@ open Xunit
 open Aof.Core
 open Aof.Engine
 
-let private start (extra: string list) =
-    let dir = IO.Path.Combine(IO.Path.GetTempPath(), "aof-exec-" + Guid.NewGuid().ToString("N"))
-
-    match Server.Start(List.toArray ([ "--dir"; dir; "--appendonly"; "no"; "--logfile"; IO.Path.Combine(IO.Path.GetTempPath(), "aof-exec.log") ] @ extra)) with
+let private start (dir: AofSupport.Scratch) (extra: string list) =
+    match Server.Start(List.toArray ([ "--dir"; dir.Path; "--appendonly"; "no"; "--logfile"; IO.Path.Combine(dir.Path, "log.txt") ] @ extra)) with
     | Ok s -> s
     | Error(struct (msg, _)) -> failwith msg
 
@@ -33,7 +31,8 @@ let private eventually (what: string) (timeoutMs: int) (cond: unit -> bool) =
 
 [<Fact>]
 let ``MULTI queues commands and EXEC runs them in order`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let c = connect s
     Assert.Equal(Reply.ok, call s c [ "MULTI" ])
     Assert.Equal(Reply.queued, call s c [ "SET"; "k"; "1" ])
@@ -43,7 +42,8 @@ let ``MULTI queues commands and EXEC runs them in order`` () =
 
 [<Fact>]
 let ``an unknown command inside MULTI discards the transaction at EXEC`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let c = connect s
     call s c [ "MULTI" ] |> ignore
     call s c [ "SET"; "k"; "1" ] |> ignore
@@ -53,7 +53,8 @@ let ``an unknown command inside MULTI discards the transaction at EXEC`` () =
 
 [<Fact>]
 let ``a command's own error inside MULTI is reported in EXEC's reply and the rest still runs`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let c = connect s
     call s c [ "MULTI" ] |> ignore
     call s c [ "SET"; "k"; "v"; "BADOPT" ] |> ignore
@@ -62,7 +63,8 @@ let ``a command's own error inside MULTI is reported in EXEC's reply and the res
 
 [<Fact>]
 let ``EXEC aborts with a nil array when a watched key was changed by another client`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let a = connect s
     let b = connect s
     call s a [ "SET"; "k"; "1" ] |> ignore
@@ -75,7 +77,8 @@ let ``EXEC aborts with a nil array when a watched key was changed by another cli
 
 [<Fact>]
 let ``EXEC runs when watched keys are untouched and DISCARD without MULTI is an error`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let a = connect s
     call s a [ "WATCH"; "k" ] |> ignore
     call s a [ "MULTI" ] |> ignore
@@ -86,7 +89,8 @@ let ``EXEC runs when watched keys are untouched and DISCARD without MULTI is an 
 
 [<Fact>]
 let ``SELECT isolates databases per connection`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let a = connect s
     let b = connect s
     call s a [ "SELECT"; "3" ] |> ignore
@@ -98,7 +102,8 @@ let ``SELECT isolates databases per connection`` () =
 
 [<Fact>]
 let ``requirepass answers NOAUTH until AUTH succeeds`` () =
-    use s = start [ "--requirepass"; "sekret" ]
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir [ "--requirepass"; "sekret" ]
     let c = connect s
     Assert.Equal(Reply.Error "NOAUTH Authentication required.", call s c [ "GET"; "k" ])
     Assert.Equal(Reply.Error "WRONGPASS invalid username-password pair or user is disabled.", call s c [ "AUTH"; "nope" ])
@@ -107,7 +112,8 @@ let ``requirepass answers NOAUTH until AUTH succeeds`` () =
 
 [<Fact>]
 let ``AUTH without a configured password says so`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let c = connect s
 
     Assert.Equal(
@@ -117,7 +123,8 @@ let ``AUTH without a configured password says so`` () =
 
 [<Fact>]
 let ``CLIENT SETNAME GETNAME ID and KILL`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let a = connect s
     let b = connect s
     Assert.Equal(Reply.Nil, call s a [ "CLIENT"; "GETNAME" ])
@@ -137,7 +144,8 @@ let ``CLIENT SETNAME GETNAME ID and KILL`` () =
 
 [<Fact>]
 let ``keys with a TTL that nobody reads are expired by the active cycle`` () =
-    use s = start [ "--hz"; "100" ]
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir [ "--hz"; "100" ]
     let c = connect s
 
     for i in 1..50 do
@@ -152,7 +160,8 @@ let ``keys with a TTL that nobody reads are expired by the active cycle`` () =
 
 [<Fact>]
 let ``INFO carries Redis's section and field names`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let c = connect s
     call s c [ "SET"; "k"; "v"; "EX"; "100" ] |> ignore
     call s c [ "GET"; "k" ] |> ignore
@@ -171,7 +180,8 @@ let ``INFO carries Redis's section and field names`` () =
 
 [<Fact>]
 let ``QUIT replies OK and marks the connection closing; SHUTDOWN asks the server to stop`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let c = connect s
     Assert.Equal(Reply.ok, call s c [ "QUIT" ])
     Assert.True(c.IsClosing)
@@ -181,7 +191,8 @@ let ``QUIT replies OK and marks the connection closing; SHUTDOWN asks the server
 
 [<Fact>]
 let ``HELLO 2 describes the server and HELLO 3 is refused`` () =
-    use s = start []
+    use dir = new AofSupport.Scratch "exec"
+    use s = start dir []
     let c = connect s
 
     match call s c [ "HELLO"; "2" ] with

@@ -9,11 +9,6 @@ open Xunit.Abstractions
 open Aof.Core
 open Aof.Engine
 
-let private tempDir () =
-    let d = Path.Combine(Path.GetTempPath(), "aof-rw-" + Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory d |> ignore
-    d
-
 let private start (dir: string) (hooks: EngineHooks) (extra: string list) =
     let args =
         [ "--dir"; dir; "--appendonly"; "yes"; "--appendfsync"; "always"; "--logfile"; Path.Combine(dir, "log.txt")
@@ -54,7 +49,8 @@ let private manifestOf (dir: string) =
 
 [<Fact>]
 let ``writers running through repeated rewrites lose and duplicate nothing`` () =
-    let dir = tempDir ()
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
     let s = start dir EngineHooks.Default []
     let stop = ref false
     let expected = Collections.Concurrent.ConcurrentDictionary<string, string>()
@@ -103,7 +99,8 @@ let ``writers running through repeated rewrites lose and duplicate nothing`` () 
 
 [<Fact>]
 let ``BGREWRITEAOF while a rewrite runs says already in progress`` () =
-    let dir = tempDir ()
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
     let release = new ManualResetEventSlim(false)
     let hooks = { EngineHooks.Default with RewriteStep = fun step -> if step = "base-half-written" then release.Wait() }
     let s = start dir hooks []
@@ -137,7 +134,8 @@ let ``clients are served while a rewrite switches the manifest and deletes the o
     // The manifest's fsyncs and the deletion of a large old base used to run under the executor's lock,
     // stalling every client for 10-30 ms per rewrite. Frozen right after the switch, the rewrite must not
     // hold up a write and its acknowledgement.
-    let dir = tempDir ()
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
     let switched, release, hooks = freezeAt "manifest-switched"
     let s = start dir hooks []
     let c = session s
@@ -156,7 +154,8 @@ let ``clients are served while a rewrite switches the manifest and deletes the o
 /// Freezes a rewrite at `step` (as a crash there would leave the files), restarts on the same directory and
 /// checks the dataset is complete and the stray files are dealt with.
 let private crashAt (step: string) =
-    let dir = tempDir ()
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
     let frozen, release, hooks = freezeAt step
     let s = start dir hooks []
     let c = session s
@@ -188,7 +187,11 @@ let private crashAt (step: string) =
     let leftovers = Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*")
     let manifest = manifestOf dir
     restarted.Stop()
+    // The frozen rewrite finishes against files that are no longer its concern; it must be done before the
+    // directory goes.
     release.Set()
+    eventually "the frozen rewrite to end" (fun () -> rewriteDone s c)
+    s.Stop()
     Assert.Equal(expected, digest)
     Assert.Empty(leftovers)
     Assert.DoesNotContain("type h", manifest)
@@ -205,7 +208,8 @@ let ``a crash after the manifest switched but before old files were deleted leav
 
 [<Fact>]
 let ``a failed rewrite keeps the old files in force, cleans up and is retried`` () =
-    let dir = tempDir ()
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
     let mutable failures = 1
 
     let hooks =
@@ -234,8 +238,68 @@ let ``a failed rewrite keeps the old files in force, cleans up and is retried`` 
     again.Stop()
 
 [<Fact>]
+let ``a rewrite abandoned by switching the log off and on leaves the new log alone`` () =
+    // Redis kills its rewrite child when the log is switched off. Here the abandoned writer runs on: it
+    // must neither write into nor rename over the base that switching the log on again put in force.
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
+    let frozen, release, hooks = freezeAt "base-half-written"
+    let s = start dir hooks []
+    let c = session s
+
+    for i in 1..2000 do
+        call s c [ "SET"; sprintf "k%d" i; String('x', 100) ] |> ignore
+
+    Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+    Assert.True(frozen.Wait(TimeSpan.FromSeconds 30.0), "the rewrite never wrote its first chunk")
+    call s c [ "SET"; "k1"; "changed while the log was on" ] |> ignore
+    Assert.Equal(Reply.ok, call s c [ "CONFIG"; "SET"; "appendonly"; "no" ])
+    call s c [ "SET"; "k2"; "changed while the log was off" ] |> ignore
+    Assert.Equal(Reply.ok, call s c [ "CONFIG"; "SET"; "appendonly"; "yes" ])
+    call s c [ "SET"; "k3"; "changed after the log came back" ] |> ignore
+    release.Set()
+    eventually "the abandoned rewrite to end" (fun () -> rewriteDone s c)
+    let expected = Digest.dataset s.Keyspace
+    let manifest = manifestOf dir
+    s.Stop()
+    Assert.Empty(Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*"))
+    let again = start dir EngineHooks.Default []
+    let got = Digest.dataset again.Keyspace
+    again.Stop()
+    Assert.Equal(manifest, manifestOf dir)
+    Assert.Equal(expected, got)
+
+[<Fact>]
+let ``a server stopped during a rewrite keeps its manifest and drops the rewrite's temporary`` () =
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
+    let frozen, release, hooks = freezeAt "base-half-written"
+    let s = start dir hooks []
+    let c = session s
+
+    for i in 1..2000 do
+        call s c [ "SET"; sprintf "k%d" i; String('x', 100) ] |> ignore
+
+    Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+    Assert.True(frozen.Wait(TimeSpan.FromSeconds 30.0), "the rewrite never wrote its first chunk")
+    call s c [ "SET"; "last"; "write" ] |> ignore
+    let expected = Digest.dataset s.Keyspace
+    s.Stop()
+    let manifest = manifestOf dir
+    release.Set()
+    let temporaries () = Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*")
+    eventually "the abandoned rewrite to remove its temporary" (fun () -> Array.isEmpty (temporaries ()))
+    Assert.Equal(manifest, manifestOf dir)
+    Assert.False(File.Exists(Path.Combine(dir, "appendonlydir", AofSupport.baseName 2)), "the abandoned base was put in place")
+    let again = start dir EngineHooks.Default []
+    let got = Digest.dataset again.Keyspace
+    again.Stop()
+    Assert.Equal(expected, got)
+
+[<Fact>]
 let ``the AOF is rewritten automatically once it grows past the percentage and the minimum size`` () =
-    let dir = tempDir ()
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
     let s = start dir EngineHooks.Default [ "--auto-aof-rewrite-percentage"; "100"; "--auto-aof-rewrite-min-size"; "1mb"; "--hz"; "50" ]
     let c = session s
 
@@ -257,7 +321,8 @@ type RealRedis(output: ITestOutputHelper) =
             if ci then Assert.Fail "redis-server and redis-cli are required under CI=true"
             output.WriteLine "skipped: redis-server or redis-cli is not installed"
         else
-            let dir = tempDir ()
+            use scratch = new AofSupport.Scratch "rw"
+            let dir = scratch.Path
             let s = start dir EngineHooks.Default []
             let c = session s
 
