@@ -28,53 +28,92 @@ module AofBase =
     let tempPath (dir: string) (tag: string) : string =
         Path.Combine(dir, sprintf "%s%s%d.aof" tempPrefix tag Environment.ProcessId)
 
-    /// Writes the events `produce` hands out to the file `temp`, in chunks, and syncs it. With
-    /// `incrementalSync` (aof-rewrite-incremental-fsync) every 4 MiB is synced as it goes, as Redis does, so
-    /// the final sync never has a whole base to flush at once. `step` is told "base-half-written" after the
-    /// first chunk (a test hook).
-    let writeTemp (temp: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
+    /// Where a base's chunks go.
+    type private Output =
+        inherit IDisposable
+        abstract Write: ReadOnlySpan<byte> -> unit
+        /// The incremental sync (aof-rewrite-incremental-fsync).
+        abstract SyncSoFar: unit -> unit
+        /// All written and synced.
+        abstract Finish: unit -> unit
+
+    /// Through the page cache, as Redis writes. The incremental sync runs beside the serializing of the
+    /// next chunks (one sync at a time), so the disk flushes while the CPU works instead of after it.
+    let private cached (temp: string) : Output =
         let sink = FileSink.openAppend temp
-        // The incremental sync runs beside the serializing of the next chunks (one sync at a time), so the
-        // disk flushes while the CPU works instead of after it.
         let mutable syncing = Threading.Tasks.Task.CompletedTask
 
         try
             sink.Truncate 0L
-            // Chunks of 64 KiB in a buffer below the large-object threshold (85,000 bytes): a 1 MiB buffer
-            // per rewrite went to the large-object heap, whose allocations count towards starting full
-            // collections. A small chunk also stays in the writer's own cache.
-            let buffer = ArrayBufferWriter<byte>(chunkBytes + 16 * 1024)
-            let mutable db = -1
-            let mutable chunks = 0
-            let chunkDone () =
-                if buffer.WrittenCount >= chunkBytes then
-                    sink.Write buffer.WrittenSpan
-                    buffer.ResetWrittenCount()
-                    chunks <- chunks + 1
-                    if chunks = 1 then step "base-half-written"
-
-                    if incrementalSync && chunks % syncEvery = 0 then
-                        syncing.GetAwaiter().GetResult()
-                        syncing <- Threading.Tasks.Task.Run(fun () -> sink.Sync())
-
-            produce
-                { new IProjection with
-                    member _.String(d, key, value) =
-                        db <- AofFormat.writeSet buffer db d key value
-                        chunkDone ()
-
-                    member _.Event e =
-                        db <- AofFormat.writeEvent buffer db e
-                        chunkDone () }
-
-            sink.Write buffer.WrittenSpan
-            if chunks = 0 then step "base-half-written"
-            syncing.GetAwaiter().GetResult()
-            sink.Sync()
-        finally
-            // A failure elsewhere must not close the file under a sync still running.
-            try syncing.Wait() with _ -> ()
+        with _ ->
             sink.Dispose()
+            reraise ()
+
+        { new Output with
+            member _.Write data = sink.Write data
+
+            member _.SyncSoFar() =
+                syncing.GetAwaiter().GetResult()
+                syncing <- Threading.Tasks.Task.Run(fun () -> sink.Sync())
+
+            member _.Finish() =
+                syncing.GetAwaiter().GetResult()
+                sink.Sync()
+
+            member _.Dispose() =
+                // A failure elsewhere must not close the file under a sync still running.
+                try syncing.Wait() with _ -> ()
+                sink.Dispose() }
+
+    let private direct (file: DirectFile) : Output =
+        { new Output with
+            member _.Write data = file.Write data
+            member _.SyncSoFar() = file.SyncBlocks()
+            member _.Finish() = file.Finish()
+            member _.Dispose() = (file :> IDisposable).Dispose() }
+
+    /// Writes the events `produce` hands out to the file `temp`, in chunks, and syncs it. With
+    /// `incrementalSync` (aof-rewrite-incremental-fsync) every 4 MiB is synced as it goes, as Redis does, so
+    /// the final sync never has a whole base to flush at once. `step` is told "base-half-written" after the
+    /// first chunk (a test hook). With `pastCache` the file is written with O_DIRECT where the file system
+    /// allows it (see DirectFile).
+    let writeTempWith (temp: string) (pastCache: bool) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
+        use out =
+            match (if pastCache then DirectFile.TryCreate temp else None) with
+            | Some file -> direct file
+            | None -> cached temp
+
+        // Chunks of 64 KiB in a buffer below the large-object threshold (85,000 bytes): a 1 MiB buffer
+        // per rewrite went to the large-object heap, whose allocations count towards starting full
+        // collections. A small chunk also stays in the writer's own cache.
+        let buffer = ArrayBufferWriter<byte>(chunkBytes + 16 * 1024)
+        let mutable db = -1
+        let mutable chunks = 0
+
+        let chunkDone () =
+            if buffer.WrittenCount >= chunkBytes then
+                out.Write buffer.WrittenSpan
+                buffer.ResetWrittenCount()
+                chunks <- chunks + 1
+                if chunks = 1 then step "base-half-written"
+                if incrementalSync && chunks % syncEvery = 0 then out.SyncSoFar()
+
+        produce
+            { new IProjection with
+                member _.String(d, key, value) =
+                    db <- AofFormat.writeSet buffer db d key value
+                    chunkDone ()
+
+                member _.Event e =
+                    db <- AofFormat.writeEvent buffer db e
+                    chunkDone () }
+
+        out.Write buffer.WrittenSpan
+        if chunks = 0 then step "base-half-written"
+        out.Finish()
+
+    let writeTemp (temp: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
+        writeTempWith temp true produce incrementalSync step
 
     /// Puts a synced temporary in place as `path`, durably (rename, fsync of the directory); `step` is told
     /// "base-written" (a test hook).
