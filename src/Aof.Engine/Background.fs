@@ -22,6 +22,18 @@ module private NativeThread =
     [<DllImport("libc", SetLastError = true)>]
     extern int sched_setscheduler(int pid, int policy, int[] param)
 
+    [<DllImport("libc")>]
+    extern int sched_yield()
+
+/// Set on the threads `Background.run` starts.
+type private BackgroundThread() =
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private lowered: bool
+
+    static member Lowered
+        with get () = BackgroundThread.lowered
+        and set v = BackgroundThread.lowered <- v
+
 module Background =
     /// The nice value of background threads: the lowest priority there is.
     [<Literal>]
@@ -42,6 +54,14 @@ module Background =
             with _ ->
                 false)
 
+    /// Gives the CPU back if the loop is waiting for it; to be called every few tens of microseconds of
+    /// work. SCHED_IDLE does not keep a background thread off a CPU where the loop is runnable: the fair
+    /// scheduler still grants it a sliver of time now and then, and once picked it kept the CPU until the
+    /// next tick, 4 ms later, while the loop waited (perf sched, docs/benchmarks.md). Yielding is a cheap
+    /// system call when nothing else wants the CPU. Does nothing on other threads.
+    let pause () : unit =
+        if BackgroundThread.Lowered then NativeThread.sched_yield () |> ignore
+
     /// Runs `work` on a thread of the lowest priority and waits for its result (its exception is raised
     /// here). Only CPU work belongs there: a thread at nice 19 that waited for the executor's lock could
     /// wait for ever behind a busy loop, which takes the lock again before it is scheduled.
@@ -50,7 +70,7 @@ module Background =
         let mutable failure: exn = null
 
         let body () =
-            yieldToLoop () |> ignore
+            BackgroundThread.Lowered <- yieldToLoop ()
 
             try
                 result <- work ()
