@@ -237,12 +237,9 @@ let ``a failed rewrite keeps the old files in force, cleans up and is retried`` 
     Assert.Equal(Plain.Str "v"B, fst (Keyspace.toMap again.Keyspace |> Map.find 0 |> Map.find "k"))
     again.Stop()
 
-[<Fact>]
-let ``a rewrite abandoned by switching the log off and on leaves the new log alone`` () =
-    // Redis kills its rewrite child when the log is switched off. Here the abandoned writer runs on: it
-    // must neither write into nor rename over the base that switching the log on again put in force.
-    use scratch = new AofSupport.Scratch "rw"
-    let dir = scratch.Path
+/// A server on `dir` with 2,000 keys whose rewrite is held after writing its first chunk, a session on
+/// it, and the event that lets the rewrite go on.
+let private rewriteHeldAfterFirstChunk (dir: string) =
     let frozen, release, hooks = freezeAt "base-half-written"
     let s = start dir hooks []
     let c = session s
@@ -252,6 +249,22 @@ let ``a rewrite abandoned by switching the log off and on leaves the new log alo
 
     Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
     Assert.True(frozen.Wait(TimeSpan.FromSeconds 30.0), "the rewrite never wrote its first chunk")
+    s, c, release
+
+/// The digest of what a fresh server loads from `dir`.
+let private digestAfterRestart (dir: string) =
+    let again = start dir EngineHooks.Default []
+    let digest = Digest.dataset again.Keyspace
+    again.Stop()
+    digest
+
+[<Fact>]
+let ``a rewrite abandoned by switching the log off and on leaves the new log alone`` () =
+    // Redis kills its rewrite child when the log is switched off. Here the abandoned writer runs on: it
+    // must neither write into nor rename over the base that switching the log on again put in force.
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
+    let s, c, release = rewriteHeldAfterFirstChunk dir
     call s c [ "SET"; "k1"; "changed while the log was on" ] |> ignore
     Assert.Equal(Reply.ok, call s c [ "CONFIG"; "SET"; "appendonly"; "no" ])
     call s c [ "SET"; "k2"; "changed while the log was off" ] |> ignore
@@ -263,9 +276,7 @@ let ``a rewrite abandoned by switching the log off and on leaves the new log alo
     let manifest = manifestOf dir
     s.Stop()
     Assert.Empty(Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*"))
-    let again = start dir EngineHooks.Default []
-    let got = Digest.dataset again.Keyspace
-    again.Stop()
+    let got = digestAfterRestart dir
     Assert.Equal(manifest, manifestOf dir)
     Assert.Equal(expected, got)
 
@@ -273,15 +284,7 @@ let ``a rewrite abandoned by switching the log off and on leaves the new log alo
 let ``a server stopped during a rewrite keeps its manifest and drops the rewrite's temporary`` () =
     use scratch = new AofSupport.Scratch "rw"
     let dir = scratch.Path
-    let frozen, release, hooks = freezeAt "base-half-written"
-    let s = start dir hooks []
-    let c = session s
-
-    for i in 1..2000 do
-        call s c [ "SET"; sprintf "k%d" i; String('x', 100) ] |> ignore
-
-    Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
-    Assert.True(frozen.Wait(TimeSpan.FromSeconds 30.0), "the rewrite never wrote its first chunk")
+    let s, c, release = rewriteHeldAfterFirstChunk dir
     call s c [ "SET"; "last"; "write" ] |> ignore
     let expected = Digest.dataset s.Keyspace
     s.Stop()
@@ -291,9 +294,7 @@ let ``a server stopped during a rewrite keeps its manifest and drops the rewrite
     eventually "the abandoned rewrite to remove its temporary" (fun () -> Array.isEmpty (temporaries ()))
     Assert.Equal(manifest, manifestOf dir)
     Assert.False(File.Exists(Path.Combine(dir, "appendonlydir", AofSupport.baseName 2)), "the abandoned base was put in place")
-    let again = start dir EngineHooks.Default []
-    let got = Digest.dataset again.Keyspace
-    again.Stop()
+    let got = digestAfterRestart dir
     Assert.Equal(expected, got)
 
 [<Fact>]
