@@ -75,11 +75,11 @@ module AofBase =
     /// Writes the events `produce` hands out to the file `temp`, in chunks, and syncs it. With
     /// `incrementalSync` (aof-rewrite-incremental-fsync) every 4 MiB is synced as it goes, as Redis does, so
     /// the final sync never has a whole base to flush at once. `step` is told "base-half-written" after the
-    /// first chunk (a test hook). With `pastCache` the file is written with O_DIRECT where the file system
-    /// allows it (see DirectFile).
-    let writeTempWith (temp: string) (pastCache: bool) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
+    /// first chunk (a test hook). The file is written past the page cache where the file system allows it
+    /// (see DirectFile), through it otherwise.
+    let writeTemp (temp: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
         use out =
-            match (if pastCache then DirectFile.TryCreate temp else None) with
+            match DirectFile.TryCreate temp with
             | Some file -> direct file
             | None -> cached temp
 
@@ -116,9 +116,6 @@ module AofBase =
         out.Write buffer.WrittenSpan
         if chunks = 0 then step "base-half-written"
         out.Finish()
-
-    let writeTemp (temp: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
-        writeTempWith temp true produce incrementalSync step
 
     /// Puts a synced temporary in place as `path`, durably (rename, fsync of the directory); `step` is told
     /// "base-written" (a test hook).

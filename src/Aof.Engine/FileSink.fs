@@ -187,7 +187,7 @@ type DirectFile private (fd: int) =
     let sync () = if Native.fdatasync fd <> 0 then FileSink.failWithErrno ()
 
     /// Creates (or empties) `path` for direct writing; None where the platform or the file system does
-    /// not offer it (tmpfs refuses O_DIRECT), and the caller writes through the page cache instead.
+    /// not offer it (some refuse O_DIRECT at open), and the caller writes through the page cache instead.
     static member TryCreate(path: string) : DirectFile option =
         if OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture = Architecture.X64 then
             let fd = Native.openMode (path, oWronly ||| oCreat ||| oTrunc ||| oCloexec ||| oDirect, 0o644)
