@@ -102,32 +102,55 @@ module Evolve =
     /// Replay: the state is the fold of its facts.
     let replay (state: Keyspace) (events: Event seq) : Keyspace = Seq.fold apply state events
 
-    /// A single-key SET or PEXPIREAT held back in a BulkFold's batch.
+    /// A single-key SET, PEXPIREAT or collection addition (RPUSH/LPUSH, HSET, SADD) held back in a
+    /// BulkFold's batch.
     [<Struct; NoEquality; NoComparison>]
     type private Held =
         { Key: byte[]
           Hash: uint32
-          /// The string a SET stores; null for a PEXPIREAT.
+          /// The string a SET stores; null otherwise.
           Value: byte[]
+          /// What an addition adds, built as if the key were absent (a list, hash or set); null otherwise.
+          /// Consecutive additions of one kind to one key extend it.
+          mutable Adds: Value
+          /// For a push: whether to the front.
+          Left: bool
           /// Whether it sets an expiry (a SET without one clears it).
           Ttl: bool
           /// The expiry it sets (`Expiry.none` for a SET that clears it).
           At: int64 }
 
+    /// An addition's effect on a key that holds `current`: what a push, HSET or SADD does to a value of
+    /// its own type, written as one step (the key keeps its TTL); a key of another type is left alone.
+    let private addTo (h: inref<Held>) (current: Entry) : Entry =
+        match current.Value, h.Adds with
+        | Value.List l, Value.List added -> Entry(Value.List(if h.Left then PList.append added l else PList.append l added), current.ExpireAt)
+        | Value.Hash m, Value.Hash added -> Entry(Value.Hash(Champ.fold (fun m f v -> Champ.add f v m) m added), current.ExpireAt)
+        | Value.Set m, Value.Set added -> Entry(Value.Set(Champ.fold (fun m f () -> Champ.add f () m) m added), current.ExpireAt)
+        | _ -> current
+
+    /// A held fact that is not an addition.
+    let private noAdds = Unchecked.defaultof<Value>
+
     /// A held fact's effect on its key's entry (ValueNone: the key stays absent), as `apply` has it.
     let private heldEntry (h: inref<Held>) (current: Entry voption) : Entry voption =
-        if isNull h.Value then
+        if not (isNull h.Value) then
+            ValueSome(Entry(Value.Str h.Value, h.At))
+        elif not (obj.ReferenceEquals(h.Adds, null)) then
+            match current with
+            | ValueSome e -> ValueSome(addTo &h e)
+            | ValueNone -> ValueSome(Entry(h.Adds, Expiry.none))
+        else
             match current with
             | ValueSome e -> ValueSome(Entry(e.Value, h.At))
             | ValueNone -> ValueNone
-        else
-            ValueSome(Entry(Value.Str h.Value, h.At))
 
-    /// A held fact's effect on the TTL index, given whether its key is present after it.
+    /// A held fact's effect on the TTL index, given whether its key is present after it: a PEXPIREAT or a
+    /// SET with an expiry sets it, a plain SET clears it, an addition keeps it.
     let private indexTtl (expires: ChampTransient<int64>) (h: inref<Held>) (present: bool) : unit =
         if h.Ttl then
             if present then expires.Set(h.Key, h.At)
-        elif expires.Count > 0 then
+        elif not (isNull h.Value) && expires.Count > 0 then
             expires.Remove h.Key
 
     /// The fold for bulk loading, fed one fact at a time: runs of plain SET / PEXPIREAT / DEL go through the
@@ -230,7 +253,7 @@ module Evolve =
                 System.Array.Clear(batch, 0, n)
                 batchTtl <- false
 
-        let hold (db: int) (key: byte[]) (value: byte[]) (ttl: bool) (at: int64) =
+        let hold (db: int) (key: byte[]) (value: byte[]) (adds: Value) (left: bool) (ttl: bool) (at: int64) =
             if batched > 0 && db <> batchDb then flush ()
 
             if batched = batch.Length then
@@ -243,9 +266,40 @@ module Evolve =
             let hash = uint32 (Bytes.hash key)
             batchDb <- db
             batchTtl <- batchTtl || ttl
-            batch[batched] <- { Key = key; Hash = hash; Value = value; Ttl = ttl; At = at }
+            batch[batched] <- { Key = key; Hash = hash; Value = value; Adds = adds; Left = left; Ttl = ttl; At = at }
             order[batched] <- (uint64 (Champ.trieOrder hash) <<< 32) ||| uint64 batched
             batched <- batched + 1
+
+        /// The last held fact when it is an addition to `key` in `db`, which the next addition may extend;
+        /// -1 otherwise. A rewritten base writes a key's additions one after the other.
+        let lastAdditionTo (db: int) (key: byte[]) =
+            let i = batched - 1
+
+            if i >= 0 && batchDb = db && not (obj.ReferenceEquals(batch[i].Adds, null)) && Bytes.equal batch[i].Key key then
+                i
+            else
+                -1
+
+        let push (db: int) (key: byte[]) (vs: byte[][]) (left: bool) =
+            let i = lastAdditionTo db key
+
+            match (if i >= 0 then ValueSome batch[i].Adds else ValueNone) with
+            | ValueSome(Value.List l) when batch[i].Left = left -> batch[i].Adds <- Value.List(ListOp.push left vs l)
+            | _ -> hold db key null (Value.List(ListOp.push left vs PList.empty)) left false Expiry.none
+
+        let hset (db: int) (key: byte[]) (pairs: (byte[] * byte[])[]) =
+            let i = lastAdditionTo db key
+
+            match (if i >= 0 then ValueSome batch[i].Adds else ValueNone) with
+            | ValueSome(Value.Hash h) -> batch[i].Adds <- Value.Hash(HashOp.setAll h pairs)
+            | _ -> hold db key null (Value.Hash(HashOp.setAll Champ.empty pairs)) false false Expiry.none
+
+        let sadd (db: int) (key: byte[]) (members: byte[][]) =
+            let i = lastAdditionTo db key
+
+            match (if i >= 0 then ValueSome batch[i].Adds else ValueNone) with
+            | ValueSome(Value.Set m) -> batch[i].Adds <- Value.Set(SetOp.addAll m members)
+            | _ -> hold db key null (Value.Set(SetOp.addAll Champ.empty members)) false false Expiry.none
 
         let freeze () =
             flush ()
@@ -264,13 +318,18 @@ module Evolve =
 
         /// The same as adding a plain SET's fact (`Op.Set(key, value, TtlChange.Clear)` in `db`), without
         /// making one: the loader reads most of a base file this way.
-        member _.Set(db: int, key: byte[], value: byte[]) : unit = hold db key value false Expiry.none
+        member _.Set(db: int, key: byte[], value: byte[]) : unit = hold db key value noAdds false false Expiry.none
 
         member _.Add(ev: Event) : unit =
             match ev.Op with
-            | Op.Set(k, v, TtlChange.Clear) -> hold ev.Db k v false Expiry.none
-            | Op.Set(k, v, TtlChange.At at) -> hold ev.Db k v true at
-            | Op.PExpireAt(k, at) -> hold ev.Db k null true at
+            | Op.Set(k, v, TtlChange.Clear) -> hold ev.Db k v noAdds false false Expiry.none
+            | Op.Set(k, v, TtlChange.At at) -> hold ev.Db k v noAdds false true at
+            | Op.PExpireAt(k, at) -> hold ev.Db k null noAdds false true at
+            // Additions that cannot empty a key and need no other key: held like SETs, so that a base made of
+            // collections is merged in trie order too.
+            | Op.Lists(ListOp.Push(k, vs, left, false)) when vs.Length > 0 -> push ev.Db k vs left
+            | Op.Hashes(HashOp.HSet(k, pairs)) when pairs.Length > 0 -> hset ev.Db k pairs
+            | Op.Sets(SetOp.Add(k, ms)) when ms.Length > 0 -> sadd ev.Db k ms
             | Op.Del ds ->
                 flush ()
                 ensure ev.Db

@@ -178,7 +178,8 @@ module HashOp =
     let private store (k: byte[]) (h: ChampMap<byte[]>) (expireAt: int64) (db: Db) : Db =
         if Champ.isEmpty h then Db.remove k db else Db.set k (Entry(Value.Hash h, expireAt)) db
 
-    let private setAll (h: ChampMap<byte[]>) (pairs: (byte[] * byte[])[]) : ChampMap<byte[]> =
+    /// The hash with `pairs` set, in order.
+    let setAll (h: ChampMap<byte[]>) (pairs: (byte[] * byte[])[]) : ChampMap<byte[]> =
         if pairs.Length <= 4 then
             let mutable h = h
 

@@ -286,7 +286,8 @@ module SetOp =
             | _ -> ValueNone
         | ValueNone -> ValueNone
 
-    let private addAll (s: ChampMap<unit>) (members: byte[][]) : ChampMap<unit> =
+    /// The set with `members` added.
+    let addAll (s: ChampMap<unit>) (members: byte[][]) : ChampMap<unit> =
         if members.Length = 1 then
             Champ.add members[0] () s
         else

@@ -16,27 +16,42 @@ let private keys: byte[][] =
 let private genKey = Gen.elements keys
 let private genAt = Gen.choose (1, 5000) |> Gen.map int64
 
-/// Facts BulkFold batches: SET with or without a TTL, and PEXPIREAT.
-let private genBatched: Gen<Op> =
+let private genElems = Gen.choose (1, 3) |> Gen.bind (fun n -> Gen.arrayOfLength n (Gen.elements [ "a"B; "b"B; "c"B; "d"B ]))
+
+/// Additions to a collection: pushes at either end, HSET, SADD.
+let private genAddition (key: byte[]) : Gen<Op> =
+    Gen.oneof
+        [ Gen.map2 (fun vs left -> Op.Lists(ListOp.Push(key, vs, left, false))) genElems (Gen.elements [ true; false ])
+          Gen.map (fun fs -> Op.Hashes(HashOp.HSet(key, fs |> Array.map (fun f -> f, Bytes.ofString $"v{f.Length}")))) genElems
+          Gen.map (fun ms -> Op.Sets(SetOp.Add(key, ms))) genElems ]
+
+/// Facts BulkFold batches: SET with or without a TTL, PEXPIREAT, and additions to collections, alone or
+/// several to one key in a row (as a rewritten base writes a long list or a large hash).
+let private genBatched: Gen<Op list> =
     Gen.frequency
-        [ 5, Gen.map2 (fun k v -> Op.Set(k, Bytes.ofString (string v), TtlChange.Clear)) genKey (Gen.choose (0, 99))
-          2, Gen.map3 (fun k v at -> Op.Set(k, Bytes.ofString (string v), TtlChange.At at)) genKey (Gen.choose (0, 99)) genAt
-          2, Gen.map2 (fun k at -> Op.PExpireAt(k, at)) genKey genAt ]
+        [ 5, Gen.map2 (fun k v -> [ Op.Set(k, Bytes.ofString (string v), TtlChange.Clear) ]) genKey (Gen.choose (0, 99))
+          2, Gen.map3 (fun k v at -> [ Op.Set(k, Bytes.ofString (string v), TtlChange.At at) ]) genKey (Gen.choose (0, 99)) genAt
+          2, Gen.map2 (fun k at -> [ Op.PExpireAt(k, at) ]) genKey genAt
+          3, genKey |> Gen.bind genAddition |> Gen.map List.singleton
+          2, genKey |> Gen.bind (fun k -> Gen.choose (2, 5) |> Gen.bind (fun n -> Gen.listOfLength n (genAddition k))) ]
 
 /// Facts that end a batch.
 let private genOther: Gen<Op> =
     Gen.oneof
         [ Gen.map (fun k -> Op.Del [| k |]) genKey
           Gen.map (fun k -> Op.Set(k, "kept"B, TtlChange.Keep)) genKey
-          Gen.map Op.Persist genKey ]
+          Gen.map Op.Persist genKey
+          Gen.map (fun k -> Op.Lists(ListOp.Pop(k, 2L, true))) genKey
+          Gen.map (fun k -> Op.Hashes(HashOp.HDel(k, [| "a"B; "b"B |]))) genKey
+          Gen.map (fun k -> Op.Sets(SetOp.Rem(k, [| "a"B; "c"B |]))) genKey ]
 
 /// Stretches in one database: long runs of batched facts (up to a few hundred, so most are merged) and
 /// short mixed ones.
 let private genLog: Gen<Event list> =
     let ops =
         Gen.oneof
-            [ Gen.listOf genBatched |> Gen.resize 300
-              Gen.listOf (Gen.frequency [ 3, genBatched; 1, genOther ]) |> Gen.resize 20 ]
+            [ Gen.listOf genBatched |> Gen.resize 200 |> Gen.map List.concat
+              Gen.listOf (Gen.frequency [ 3, genBatched; 1, Gen.map List.singleton genOther ]) |> Gen.resize 20 |> Gen.map List.concat ]
 
     let stretch = Gen.map2 (fun db ops -> [ for op in ops -> { Db = db; Op = op } ]) (Gen.choose (0, databases - 1)) ops
     Gen.listOf stretch |> Gen.resize 8 |> Gen.map List.concat
@@ -48,7 +63,7 @@ let private picture (ks: Keyspace) =
           Champ.toSeq (Keyspace.db db ks).Expires |> Seq.map (fun (k, at) -> Bytes.toString k, at) |> Seq.sort |> List.ofSeq ]
 
 [<Fact>]
-let ``bulk replay equals replay over long runs of SET and PEXPIREAT, TTL index included`` () =
+let ``bulk replay equals replay over long runs of SET, PEXPIREAT and additions, TTL index included`` () =
     Check.One(
         Config.QuickThrowOnFailure.WithMaxTest 300,
         Prop.forAll (Arb.fromGen genLog) (fun log ->
