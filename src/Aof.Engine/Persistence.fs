@@ -259,9 +259,9 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                                         Ok(writeAndSwitch opened incr ks now)
                                     with e ->
                                         AofBase.cleanTemporaries opened.Dir
-                                        Error e.Message
+                                        Error(FileSink.reasonOf e)
                         with e ->
-                            Error e.Message
+                            Error(FileSink.reasonOf e)
 
                     runLocked (fun () ->
                         try

@@ -35,75 +35,25 @@ module private Processes =
 type AofFsTests(output: ITestOutputHelper) =
     let enospc = "No space left on device"
 
-    [<Fact>]
-    member _.``on a full disk writes are refused, reads go on, and freeing space lets writes resume with nothing lost``() =
+    /// Runs `test` with a tmpfs of `size` mounted on a fresh directory, and a directory for the log beside
+    /// it; says why it skipped where the machine does not allow the mount.
+    let withSmallTmpfs (size: string) (test: string -> string -> unit) =
         if not (OperatingSystem.IsLinux()) then
             output.WriteLine "SKIPPED: needs Linux to mount a small tmpfs"
         elif not Environment.IsPrivilegedProcess then
-            output.WriteLine "SKIPPED: needs root to mount a small tmpfs (mount -t tmpfs -o size=512k)"
+            output.WriteLine(sprintf "SKIPPED: needs root to mount a small tmpfs (mount -t tmpfs -o size=%s)" size)
         else
             let mountPoint = tempDir "tmpfs"
             let logDir = tempDir "tmpfs-log"
 
-            match Processes.run "mount" [ "-t"; "tmpfs"; "-o"; "size=512k"; "tmpfs"; mountPoint ] with
+            match Processes.run "mount" [ "-t"; "tmpfs"; "-o"; "size=" + size; "tmpfs"; mountPoint ] with
             | code, text when code <> 0 ->
-                output.WriteLine(sprintf "SKIPPED: mount -t tmpfs -o size=512k failed (exit %d): %s" code text)
+                output.WriteLine(sprintf "SKIPPED: mount -t tmpfs -o size=%s failed (exit %d): %s" size code text)
                 deleteDir mountPoint
                 deleteDir logDir
             | _ ->
                 try
-                    // Room to give back later.
-                    let filler = Path.Combine(mountPoint, "filler")
-                    File.WriteAllBytes(filler, Array.create (128 * 1024) 'f'B)
-                    let logFile = Path.Combine(logDir, "server.log")
-                    let s = openWith EngineHooks.Default mountPoint logFile [ "--appendfsync"; "everysec" ]
-                    let c = connect s
-                    let acknowledged = ResizeArray<string list>()
-                    let value = String('v', 1000)
-
-                    try
-                        let mutable refused = None
-                        let mutable i = 0
-
-                        while refused.IsNone do
-                            if i > 5000 then failwith "5000 writes of 1000 bytes went into a 512 KiB filesystem"
-                            let cmd = [ "SET"; sprintf "k%d" i; value ]
-
-                            match call s c cmd with
-                            | Reply.Error e -> refused <- Some e
-                            | _ -> acknowledged.Add cmd
-
-                            i <- i + 1
-
-                        output.WriteLine(sprintf "%d writes acknowledged before the first refusal" acknowledged.Count)
-                        Assert.Equal(Some("MISCONF Errors writing to the AOF file: " + enospc), refused)
-                        Assert.Equal(misconf enospc, call s c [ "SET"; "another"; "x" ])
-                        Assert.Equal("err", infoField s c "persistence" "aof_last_write_status")
-                        Assert.Equal(bulk value, call s c [ "GET"; "k0" ])
-                        Assert.Equal(bulk value, call s c [ "GET"; List.last (List.ofSeq acknowledged) |> List.item 1 ])
-                        Assert.Contains("Error writing to the AOF file: " + enospc, readLog logFile)
-
-                        // Nothing half-written is left in the file while the disk is full.
-                        let _, tail = parseAof (readShared (incrPath mountPoint))
-                        Assert.Equal(Clean, tail)
-
-                        File.Delete filler
-                        eventually "writes to be accepted again" 10000 (fun () -> infoField s c "persistence" "aof_last_write_status" = "ok")
-                        let after = [ "SET"; "after"; "space" ]
-                        Assert.Equal(Reply.ok, call s c after)
-                        acknowledged.Add after
-                    finally
-                        s.Stop()
-
-                    let expected, expectedDigest = reference (List.ofSeq acknowledged)
-                    let again = openWith EngineHooks.Default mountPoint logFile [ "--enable-debug-command"; "yes" ]
-
-                    try
-                        let state = snapshot again
-                        Assert.True((state = expected), sprintf "after a restart %d keys, expected %d" state[0].Count expected[0].Count)
-                        Assert.Equal(expectedDigest, digest again (connect again))
-                    finally
-                        again.Stop()
+                    test mountPoint logDir
                 finally
                     match Processes.run "umount" [ mountPoint ] with
                     | 0, _ -> ()
@@ -111,3 +61,99 @@ type AofFsTests(output: ITestOutputHelper) =
 
                     deleteDir mountPoint
                     deleteDir logDir
+
+    [<Fact>]
+    member _.``on a full disk writes are refused, reads go on, and freeing space lets writes resume with nothing lost``() =
+        withSmallTmpfs "512k" (fun mountPoint logDir ->
+            // Room to give back later.
+            let filler = Path.Combine(mountPoint, "filler")
+            File.WriteAllBytes(filler, Array.create (128 * 1024) 'f'B)
+            let logFile = Path.Combine(logDir, "server.log")
+            let s = openWith EngineHooks.Default mountPoint logFile [ "--appendfsync"; "everysec" ]
+            let c = connect s
+            let acknowledged = ResizeArray<string list>()
+            let value = String('v', 1000)
+
+            try
+                let mutable refused = None
+                let mutable i = 0
+
+                while refused.IsNone do
+                    if i > 5000 then failwith "5000 writes of 1000 bytes went into a 512 KiB filesystem"
+                    let cmd = [ "SET"; sprintf "k%d" i; value ]
+
+                    match call s c cmd with
+                    | Reply.Error e -> refused <- Some e
+                    | _ -> acknowledged.Add cmd
+
+                    i <- i + 1
+
+                output.WriteLine(sprintf "%d writes acknowledged before the first refusal" acknowledged.Count)
+                Assert.Equal(Some("MISCONF Errors writing to the AOF file: " + enospc), refused)
+                Assert.Equal(misconf enospc, call s c [ "SET"; "another"; "x" ])
+                Assert.Equal("err", infoField s c "persistence" "aof_last_write_status")
+                Assert.Equal(bulk value, call s c [ "GET"; "k0" ])
+                Assert.Equal(bulk value, call s c [ "GET"; List.last (List.ofSeq acknowledged) |> List.item 1 ])
+                Assert.Contains("Error writing to the AOF file: " + enospc, readLog logFile)
+
+                // Nothing half-written is left in the file while the disk is full.
+                let _, tail = parseAof (readShared (incrPath mountPoint))
+                Assert.Equal(Clean, tail)
+
+                File.Delete filler
+                eventually "writes to be accepted again" 10000 (fun () -> infoField s c "persistence" "aof_last_write_status" = "ok")
+                let after = [ "SET"; "after"; "space" ]
+                Assert.Equal(Reply.ok, call s c after)
+                acknowledged.Add after
+            finally
+                s.Stop()
+
+            let expected, expectedDigest = reference (List.ofSeq acknowledged)
+            let again = openWith EngineHooks.Default mountPoint logFile [ "--enable-debug-command"; "yes" ]
+
+            try
+                let state = snapshot again
+                Assert.True((state = expected), sprintf "after a restart %d keys, expected %d" state[0].Count expected[0].Count)
+                Assert.Equal(expectedDigest, digest again (connect again))
+            finally
+                again.Stop())
+
+    [<Fact>]
+    member _.``a rewrite that fills the disk fails, leaves the old files in force and removes its temporary``() =
+        // The base is written past the page cache where the file system allows it (tmpfs does): its
+        // ENOSPC comes from that path.
+        withSmallTmpfs "1m" (fun mountPoint logDir ->
+            let logFile = Path.Combine(logDir, "server.log")
+            let s = openWith EngineHooks.Default mountPoint logFile [ "--appendfsync"; "everysec"; "--enable-debug-command"; "yes" ]
+            let c = connect s
+            let value = String('v', 1000)
+            let mutable expected = ""
+
+            try
+                // ~600 KB in the incr file: a base of the same data does not fit beside it.
+                for i in 0..579 do
+                    Assert.Equal(Reply.ok, call s c [ "SET"; sprintf "k%d" i; value ])
+
+                let before = manifest mountPoint
+                Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+                eventually "the rewrite to fail" 20000 (fun () -> infoField s c "persistence" "aof_last_bgrewrite_status" = "err")
+                // The log is written behind the server's back.
+                eventually "the failure in the log" 10000 (fun () -> (readLog logFile).Contains "Background AOF rewrite terminated with error")
+                Assert.Contains("Background AOF rewrite terminated with error: " + enospc, readLog logFile)
+                Assert.Empty(Directory.GetFiles(aofDir mountPoint, "temp-*"))
+                // The old base and incrs are still named; only the incr opened for the writes that followed
+                // the snapshot was added.
+                let after = manifest mountPoint
+                Assert.Equal(before.Base, after.Base)
+                Assert.Equal<AofFileInfo list>(before.Incrs, List.truncate before.Incrs.Length after.Incrs)
+                Assert.Equal(Reply.ok, call s c [ "SET"; "after"; "the failure" ])
+                expected <- digest s c
+            finally
+                s.Stop()
+
+            let again = openWith EngineHooks.Default mountPoint logFile [ "--enable-debug-command"; "yes" ]
+
+            try
+                Assert.Equal(expected, digest again (connect again))
+            finally
+                again.Stop())
