@@ -298,6 +298,21 @@ let ``a server stopped during a rewrite keeps its manifest and drops the rewrite
     Assert.Equal(expected, got)
 
 [<Fact>]
+let ``DEBUG LOADAOF while a rewrite runs loses nothing`` () =
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
+    let s, c, release = rewriteHeldAfterFirstChunk dir
+    call s c [ "SET"; "before"; "reload" ] |> ignore
+    Assert.Equal(Reply.ok, call s c [ "DEBUG"; "LOADAOF" ])
+    call s c [ "SET"; "after"; "reload" ] |> ignore
+    release.Set()
+    eventually "the rewrite to end" (fun () -> rewriteDone s c)
+    call s c [ "SET"; "after"; "the rewrite" ] |> ignore
+    let expected = Digest.dataset s.Keyspace
+    s.Stop()
+    Assert.Equal(expected, digestAfterRestart dir)
+
+[<Fact>]
 let ``the AOF is rewritten automatically once it grows past the percentage and the minimum size`` () =
     use scratch = new AofSupport.Scratch "rw"
     let dir = scratch.Path
