@@ -153,12 +153,12 @@ module Evolve =
         elif not (isNull h.Value) && expires.Count > 0 then
             expires.Remove h.Key
 
-    /// The fold for bulk loading, fed one fact at a time: runs of plain SET / PEXPIREAT / DEL go through the
-    /// map's transients (edited in place, kept open across additions, frozen when the state is read) instead of
-    /// one persistent copy per key; every other fact goes through `Evolve.apply`. Equal to `Evolve.replay` (a
-    /// property test holds it so).
+    /// The fold for bulk loading, fed one fact at a time: runs of plain SET / PEXPIREAT / DEL and of additions
+    /// to collections (RPUSH/LPUSH, HSET, SADD) go through the map's transients (edited in place, kept open
+    /// across facts, frozen when the state is read) instead of one persistent copy per key; every other fact
+    /// goes through `Evolve.apply`. Equal to `Evolve.replay` (a property test holds it so).
     ///
-    /// Single-key SETs and PEXPIREATs of one database are held back in a batch, sorted by their keys' paths
+    /// Single-key SETs, PEXPIREATs and additions of one database are held back in a batch, sorted by their keys' paths
     /// through the trie and merged in one walk (`ChampTransient.MergeRun`). Facts on different keys commute
     /// and each key's own facts keep their order, so the state is the same. But each node is then built once
     /// with exact arrays, where one insert at a time in log order would send every key down a random path of
