@@ -6,7 +6,8 @@
 //   pack     dotnet publish src/Aof.Server -c Release -r <this machine's RID> -p:PublishReadyToRun=true
 //            -o artifacts/aof-server (the benchmarks run this build)
 //   bench    our server vs real redis-server under redis-benchmark; prints a text and a markdown table
-//            options: --suite core,aof,collections,load,rewrite (default all), --runs N (env BENCH_RUNS, default 3),
+//            options: --suite core,aof,collections,load,load-collections,rewrite (default all),
+//                     --runs N (env BENCH_RUNS, default 3),
 //                     --requests N (env BENCH_REQUESTS, default 200000),
 //                     --clients N (env BENCH_CLIENTS, default 50)
 //
@@ -95,7 +96,7 @@ let options (args: string list) =
         { Runs = fromEnv "BENCH_RUNS" 3
           Requests = fromEnv "BENCH_REQUESTS" 200000
           Clients = fromEnv "BENCH_CLIENTS" 50
-          Suites = [ "core"; "aof"; "collections"; "load"; "rewrite" ] }
+          Suites = [ "core"; "aof"; "collections"; "load"; "load-collections"; "rewrite" ] }
         args
 
 /// One RESP connection for the harness's own commands. The rewrite suite polls INFO every few
@@ -260,19 +261,20 @@ let compare (o: Options) (title: string) (tests: string) (oursArgs: string list)
 /// Loading a 1M-key AOF written by real Redis (redis-benchmark -t set -r 1000000 -n 2000000, then
 /// BGREWRITEAOF with the preamble off), timed in both servers from process start to a PING that is not
 /// answered -LOADING.
-let loadTime (o: Options) =
-    let work = Path.Combine(Path.GetTempPath(), sprintf "aof-bench-%d-load" Environment.ProcessId)
+let loadTime (o: Options) (suite: string) (title: string) (fills: string list list) =
+    let work = Path.Combine(Path.GetTempPath(), sprintf "aof-bench-%d-%s" Environment.ProcessId suite)
     let source = Path.Combine(work, "source")
     Directory.CreateDirectory source |> ignore
     try
         let writer = startServer "redis-server" [ "--port"; string redisPort; "--save"; ""; "--dir"; source; "--appendonly"; "yes"; "--aof-use-rdb-preamble"; "no" ]
         try
             waitServing "redis-server" writer redisPort
-            printfn "load: filling 1M keys in real Redis"
-            check (fst (capture "redis-benchmark" [ "-p"; string redisPort; "-t"; "set"; "-r"; "1000000"; "-n"; "2000000"; "-P"; "16"; "-q" ])) "redis-benchmark"
+            for fill in fills do
+                printfn "%s: filling real Redis: redis-benchmark %s" suite (String.Join(" ", fill))
+                check (fst (capture "redis-benchmark" ([ "-p"; string redisPort; "-q" ] @ fill))) "redis-benchmark"
             rewriteOnce redisPort |> ignore
             let keys = (snd (capture "redis-cli" [ "-p"; string redisPort; "dbsize" ])).Trim()
-            printfn "load: %s keys; base written" keys
+            printfn "%s: %s keys; base written" suite keys
         finally
             capture "redis-cli" [ "-p"; string redisPort; "shutdown"; "nosave" ] |> ignore
             writer.WaitForExit 30000 |> ignore
@@ -294,8 +296,9 @@ let loadTime (o: Options) =
         let ours = [ for _ in 1 .. o.Runs -> timeOne "ours" "dotnet" [ dll; "--port"; string oursPort; "--appendonly"; "yes" ] oursPort ]
         let redis = [ for _ in 1 .. o.Runs -> timeOne "redis" "redis-server" [ "--port"; string redisPort; "--save"; ""; "--appendonly"; "yes"; "--aof-use-rdb-preamble"; "no" ] redisPort ]
         printfn ""
-        printfn "## Loading a 1M-key AOF written by Redis"
+        printfn "## %s" title
         printfn ""
+        printfn "Real Redis filled with %s, then BGREWRITEAOF with the preamble off." (String.Join("; ", fills |> List.map (fun f -> "`redis-benchmark " + String.Join(" ", f) + "`")))
         printfn "Seconds from process start until PING is answered without -LOADING, median of %d runs." o.Runs
         printfn ""
         printfn "| ours s | redis s | ratio (ours/redis, lower is better) |"
@@ -381,7 +384,13 @@ let bench (args: string list) =
         compare o "Collections, AOF everysec" "lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100,lrange_600"
             [ "--appendonly"; "yes"; "--appendfsync"; "everysec" ]
             [ "--appendonly"; "yes"; "--appendfsync"; "everysec"; "--aof-use-rdb-preamble"; "no" ]
-    if List.contains "load" o.Suites then loadTime o
+    if List.contains "load" o.Suites then
+        loadTime o "load" "Loading a 1M-key AOF written by Redis" [ [ "-t"; "set"; "-r"; "1000000"; "-n"; "2000000"; "-P"; "16" ] ]
+    if List.contains "load-collections" o.Suites then
+        // A base of small lists and hashes: each key an RPUSH or HSET of up to 64 elements.
+        loadTime o "load-collections" "Loading an AOF of ~400k lists and hashes written by Redis"
+            [ [ "-r"; "200000"; "-n"; "2000000"; "-P"; "16"; "rpush"; "list:__rand_int__"; "__rand_int__" ]
+              [ "-r"; "200000"; "-n"; "1000000"; "-P"; "16"; "hset"; "hash:__rand_int__"; "f__rand_int__"; "__rand_int__" ] ]
     if List.contains "rewrite" o.Suites then rewriteSuite o
 
 // ---------------------------------------------------------------- main
