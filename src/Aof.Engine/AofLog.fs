@@ -326,24 +326,28 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             finally
                 Monitor.Exit writeLock
 
+    /// Whether `upTo` needs no commit asked for: the log has failed for good, the policy has the write done
+    /// here and now (no loop, not `always`), or a commit already covers it.
+    member private this.SettledNow(upTo: int64) : bool =
+        if fatal then
+            true
+        elif policy <> SyncPolicy.Always && isNull roundBell then
+            this.Commit upTo
+            true
+        else
+            committed () >= upTo
+
     /// Asks for everything up to `upTo` to be made durable, as WhenDurable does, for a caller that will not
     /// wait for it (the timer): no waiter is taken from the pool, since an unread one never goes back.
     member this.AskDurable(upTo: int64) : unit =
-        if fatal || committed () >= upTo then ()
-        elif policy <> SyncPolicy.Always && isNull roundBell then this.Commit upTo
-        else askCommit ()
+        if not (this.SettledNow upTo) then askCommit ()
 
     /// Completes when everything up to `upTo` is as durable as the policy promises (at once when it already
     /// is): with a host loop, at the end of the loop's round, once the round is written (and under `always`
     /// synced); without one, under `always` once the syncer's fdatasync covers it, otherwise after a direct
     /// write.
     member this.WhenDurable(upTo: int64) : ValueTask =
-        if fatal then
-            ValueTask.CompletedTask
-        elif policy <> SyncPolicy.Always && isNull roundBell then
-            this.Commit upTo
-            ValueTask.CompletedTask
-        elif committed () >= upTo then
+        if this.SettledNow upTo then
             ValueTask.CompletedTask
         else
             let waiter = DurableWaiter.Rent waiterPool
