@@ -70,92 +70,88 @@ module AofLoad =
 
         while ending.IsNone && fatal.IsNone do
             let mutable consumed = 0
-            let mutable args: byte[][] = null
-            let mutable error: string = null
 
-            let status =
-                if not inTx && AofReader.TryReadSet(ReadOnlySpan(buf, start, filled - start), &consumed, &setKey, &setValue) then
-                    AofRead.Command
-                else
-                    AofReader.TryRead(ReadOnlySpan(buf, start, filled - start), &consumed, &args, &error)
-
-            let at = bufOffset + int64 start
-
-            match status with
-            | AofRead.Command when isNull args ->
+            if not inTx && AofReader.TryReadSet(ReadOnlySpan(buf, start, filled - start), &consumed, &setKey, &setValue) then
                 // A plain SET, read without its argument array.
                 start <- start + consumed
                 commands <- commands + 1L
                 fold.Set(db, setKey, setValue)
                 validUpTo <- bufOffset + int64 start
-            | AofRead.Annotation ->
-                start <- start + consumed
-                if not inTx then validUpTo <- bufOffset + int64 start
-            | AofRead.Command ->
-                start <- start + consumed
-                commands <- commands + 1L
-                let endOffset = bufOffset + int64 start
+            else
+                let mutable args: byte[][] = null
+                let mutable error: string = null
+                let status = AofReader.TryRead(ReadOnlySpan(buf, start, filled - start), &consumed, &args, &error)
+                let at = bufOffset + int64 start
 
-                let name = args[0]
+                match status with
+                | AofRead.Annotation ->
+                    start <- start + consumed
+                    if not inTx then validUpTo <- bufOffset + int64 start
+                | AofRead.Command ->
+                    start <- start + consumed
+                    commands <- commands + 1L
+                    let endOffset = bufOffset + int64 start
 
-                if args.Length = 2 && Bytes.eqLower "select" name then
-                    match Num.tryParseInt64 args[1] with
-                    | ValueSome n when n >= 0L && n < int64 (Keyspace.databases ks) -> db <- int n
-                    | _ -> fatal <- Some(sprintf "Bad file format reading the append only file %s: invalid SELECT at offset %d" (Path.GetFileName path) at)
-                elif Bytes.eqLower "multi" name then
-                    inTx <- true
-                    txStart <- at
-                    tx <- []
-                elif inTx && Bytes.eqLower "exec" name then
-                    inTx <- false
+                    let name = args[0]
 
-                    for e in List.rev tx do
-                        fold.Add e
+                    if args.Length = 2 && Bytes.eqLower "select" name then
+                        match Num.tryParseInt64 args[1] with
+                        | ValueSome n when n >= 0L && n < int64 (Keyspace.databases ks) -> db <- int n
+                        | _ -> fatal <- Some(sprintf "Bad file format reading the append only file %s: invalid SELECT at offset %d" (Path.GetFileName path) at)
+                    elif Bytes.eqLower "multi" name then
+                        inTx <- true
+                        txStart <- at
+                        tx <- []
+                    elif inTx && Bytes.eqLower "exec" name then
+                        inTx <- false
 
-                    tx <- []
-                else
-                    match Event.ofArgs db args with
-                    | Ok e -> add e
-                    | Error _ ->
-                        match Command.parse args with
-                        | Ok(Request.Data cmd) ->
-                            // A command that is not already a fact (an old Redis's relative forms): decide it
-                            // against the state so far.
-                            for e in (Decide.decide ctx fold.State db cmd).Events do
-                                add e
-                        | _ ->
-                            fatal <-
-                                Some(
-                                    sprintf "Unknown command '%s' reading the append only file %s" (Bytes.toString args[0]) (Path.GetFileName path)
-                                )
+                        for e in List.rev tx do
+                            fold.Add e
 
-                if not inTx then validUpTo <- endOffset
-            | AofRead.Malformed -> ending <- Some(Bad(at, error))
-            | _ ->
-                // Incomplete: read more, or the file ends here.
-                if eof then
-                    ending <-
-                        Some(
-                            if inTx then Torn txStart
-                            elif start < filled then Torn validUpTo
-                            else Complete
-                        )
-                else
-                    // Keep the unread tail at the front and fill the rest; grow for a command bigger than a chunk.
-                    let tail = filled - start
+                        tx <- []
+                    else
+                        match Event.ofArgs db args with
+                        | Ok e -> add e
+                        | Error _ ->
+                            match Command.parse args with
+                            | Ok(Request.Data cmd) ->
+                                // A command that is not already a fact (an old Redis's relative forms): decide it
+                                // against the state so far.
+                                for e in (Decide.decide ctx fold.State db cmd).Events do
+                                    add e
+                            | _ ->
+                                fatal <-
+                                    Some(
+                                        sprintf "Unknown command '%s' reading the append only file %s" (Bytes.toString args[0]) (Path.GetFileName path)
+                                    )
 
-                    if start > 0 then
-                        Buffer.BlockCopy(buf, start, buf, 0, tail)
-                        bufOffset <- bufOffset + int64 start
-                        start <- 0
-                        filled <- tail
-                    elif filled = buf.Length then
-                        let bigger = Array.zeroCreate<byte> (buf.Length * 2)
-                        Buffer.BlockCopy(buf, 0, bigger, 0, filled)
-                        buf <- bigger
+                    if not inTx then validUpTo <- endOffset
+                | AofRead.Malformed -> ending <- Some(Bad(at, error))
+                | _ ->
+                    // Incomplete: read more, or the file ends here.
+                    if eof then
+                        ending <-
+                            Some(
+                                if inTx then Torn txStart
+                                elif start < filled then Torn validUpTo
+                                else Complete
+                            )
+                    else
+                        // Keep the unread tail at the front and fill the rest; grow for a command bigger than a chunk.
+                        let tail = filled - start
 
-                    let n = stream.Read(buf, filled, buf.Length - filled)
-                    if n = 0 then eof <- true else filled <- filled + n
+                        if start > 0 then
+                            Buffer.BlockCopy(buf, start, buf, 0, tail)
+                            bufOffset <- bufOffset + int64 start
+                            start <- 0
+                            filled <- tail
+                        elif filled = buf.Length then
+                            let bigger = Array.zeroCreate<byte> (buf.Length * 2)
+                            Buffer.BlockCopy(buf, 0, bigger, 0, filled)
+                            buf <- bigger
+
+                        let n = stream.Read(buf, filled, buf.Length - filled)
+                        if n = 0 then eof <- true else filled <- filled + n
 
         match fatal with
         | Some message -> Error message
