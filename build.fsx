@@ -258,9 +258,8 @@ let compare (o: Options) (title: string) (tests: string) (oursArgs: string list)
         for p in servers do stopServer p
         try Directory.Delete(work, true) with _ -> ()
 
-/// Loading a 1M-key AOF written by real Redis (redis-benchmark -t set -r 1000000 -n 2000000, then
-/// BGREWRITEAOF with the preamble off), timed in both servers from process start to a PING that is not
-/// answered -LOADING.
+/// Loading an AOF written by real Redis (redis-benchmark run with each of `fills`, then BGREWRITEAOF with
+/// the preamble off), timed in both servers from process start to a PING that is not answered -LOADING.
 let loadTime (o: Options) (suite: string) (title: string) (fills: string list list) =
     let work = Path.Combine(Path.GetTempPath(), sprintf "aof-bench-%d-%s" Environment.ProcessId suite)
     let source = Path.Combine(work, "source")
