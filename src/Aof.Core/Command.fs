@@ -447,6 +447,48 @@ module Command =
 
         go 1 ValueNone
 
+    /// How long the decimal number at the start of `b` is (after blanks, with an optional sign, fraction
+    /// and, when `fraction` is set, exponent); 0 when there is none. DEBUG reads its numbers as C's
+    /// strtod and atoi do, from the start and ignoring what follows.
+    let private leadingNumber (b: byte[]) (fraction: bool) : struct (int * int) =
+        let isDigit i = i < b.Length && b[i] >= '0'B && b[i] <= '9'B
+        let digitsFrom i =
+            let mutable j = i
+            while isDigit j do j <- j + 1
+            j
+
+        let mutable start = 0
+        while start < b.Length && (b[start] = ' 'B || b[start] = '\t'B) do start <- start + 1
+        let signed = if start < b.Length && (b[start] = '-'B || b[start] = '+'B) then start + 1 else start
+        let whole = digitsFrom signed
+        let afterFraction = if fraction && whole < b.Length && b[whole] = '.'B then digitsFrom (whole + 1) else whole
+
+        if afterFraction = signed || (afterFraction = signed + 1 && whole = signed) then
+            struct (start, 0) // no digit at all
+        else
+            let mutable stop = afterFraction
+
+            if fraction && stop < b.Length && (b[stop] = 'e'B || b[stop] = 'E'B) then
+                let expSigned = if stop + 1 < b.Length && (b[stop + 1] = '-'B || b[stop + 1] = '+'B) then stop + 2 else stop + 1
+                let expEnd = digitsFrom expSigned
+                if expEnd > expSigned then stop <- expEnd
+
+            struct (start, stop - start)
+
+    let private leadingFloat (b: byte[]) : float =
+        match leadingNumber b true with
+        | struct (_, 0) -> 0.0
+        | struct (start, length) ->
+            System.Double.Parse(System.Text.Encoding.ASCII.GetString(b, start, length), System.Globalization.CultureInfo.InvariantCulture)
+
+    let private leadingInt (b: byte[]) : int64 =
+        match leadingNumber b false with
+        | struct (_, 0) -> 0L
+        | struct (start, length) ->
+            match System.Int64.TryParse(System.Text.Encoding.ASCII.GetString(b, start, length), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture) with
+            | true, n -> n
+            | _ -> if b[start] = '-'B then System.Int64.MinValue else System.Int64.MaxValue
+
     let private parseDebug (a: byte[][]) : Result<Request, Reply> =
         let sub = a[1]
 
@@ -454,13 +496,11 @@ module Command =
         elif Bytes.eqLower "digest-value" sub then ctl (Control.Debug(Debug.DigestValue a[2..]))
         elif Bytes.eqLower "loadaof" sub && a.Length = 2 then ctl (Control.Debug Debug.LoadAof)
         elif Bytes.eqLower "sleep" sub && a.Length = 3 then
-            match Num.tryParseFloat a[2] with
-            | ValueSome s when s >= 0.0 -> ctl (Control.Debug(Debug.Sleep s))
-            | _ -> Error Reply.notFloat
+            // A negative time sleeps for none, as nanosleep refuses it in Redis; the longest is what a
+            // thread can sleep (~24 days), where Redis's conversion would overflow.
+            ctl (Control.Debug(Debug.Sleep(leadingFloat a[2] |> max 0.0 |> min (float System.Int32.MaxValue / 1000.0))))
         elif Bytes.eqLower "set-active-expire" sub && a.Length = 3 then
-            match Num.tryParseInt64 a[2] with
-            | ValueSome n -> ctl (Control.Debug(Debug.SetActiveExpire(n <> 0L)))
-            | ValueNone -> Error Reply.notInteger
+            ctl (Control.Debug(Debug.SetActiveExpire(leadingInt a[2] <> 0L)))
         else
             Error(Reply.Error(sprintf "ERR unknown subcommand or wrong number of arguments for '%s'. Try DEBUG HELP." (Bytes.toString sub)))
 

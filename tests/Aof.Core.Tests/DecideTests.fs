@@ -267,3 +267,29 @@ let ``every SCAN reads its cursor as strtoul does (redis-server 7.0.15 takes "",
 
         for cursor in [ "-"; "x"; " 1"; "18446744073709551616" ] do
             Assert.Equal(Error(Reply.Error "ERR invalid cursor"), Command.parse (toArgs (cmd @ [ cursor ])))
+
+[<Fact>]
+let ``DEBUG reads its numbers as strtod and atoi do (redis-server 7.0.15 answers OK to all of these)`` () =
+    let sleep arg =
+        match Command.parse (toArgs [ "DEBUG"; "SLEEP"; arg ]) with
+        | Ok(Request.Control(Control.Debug(Debug.Sleep s))) -> s
+        | other -> failwithf "%A" other
+
+    let activeExpire arg =
+        match Command.parse (toArgs [ "DEBUG"; "SET-ACTIVE-EXPIRE"; arg ]) with
+        | Ok(Request.Control(Control.Debug(Debug.SetActiveExpire on))) -> on
+        | other -> failwithf "%A" other
+
+    // Measured: `sleep 0.2abc` took 0.209 s, `sleep 1e-1` 0.109 s, `sleep abc` and `sleep -1` returned at once.
+    Assert.Equal(0.2, sleep "0.2abc")
+    Assert.Equal(0.1, sleep "1e-1")
+    Assert.Equal(0.5, sleep " .5")
+    Assert.Equal(0.0, sleep "abc")
+    Assert.Equal(0.0, sleep "-1")
+    Assert.Equal(0.0, sleep ".")
+    Assert.Equal(3.0, sleep "3e")
+    Assert.Equal(float System.Int32.MaxValue / 1000.0, sleep "1e400")
+    Assert.True(activeExpire "1x")
+    Assert.True(activeExpire "-2")
+    Assert.False(activeExpire "abc")
+    Assert.False(activeExpire "0")
