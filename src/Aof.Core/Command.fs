@@ -494,7 +494,8 @@ module Command =
 
         if Bytes.eqLower "digest" sub && a.Length = 2 then ctl (Control.Debug Debug.Digest)
         elif Bytes.eqLower "digest-value" sub then ctl (Control.Debug(Debug.DigestValue a[2..]))
-        elif Bytes.eqLower "loadaof" sub && a.Length = 2 then ctl (Control.Debug Debug.LoadAof)
+        // Redis ignores whatever follows LOADAOF.
+        elif Bytes.eqLower "loadaof" sub then ctl (Control.Debug Debug.LoadAof)
         elif Bytes.eqLower "sleep" sub && a.Length = 3 then
             // A negative time sleeps for none, as nanosleep refuses it in Redis; the longest is what a
             // thread can sleep (~24 days), where Redis's conversion would overflow.

@@ -921,6 +921,23 @@ module Config =
     let private setFailed (name: string) (reason: string) =
         sprintf "ERR CONFIG SET failed (possibly related to argument '%s') - %s" name reason
 
+    /// CONFIG SET's first look at a name, before any value is read: an unknown name, or one that cannot
+    /// change at runtime, refuses the whole command (named as the caller spelled it, as Redis 7.0 does).
+    let checkName (name: string) : Result<unit, string> =
+        let key = name.ToLowerInvariant()
+
+        let mutability =
+            match Map.tryFind key specByName, Map.tryFind key ignoredTable with
+            | Some spec, _ -> Some spec.Mutability
+            | None, Some(mutability, _) -> Some mutability
+            | None, None -> None
+
+        match mutability with
+        | None -> Error(sprintf "ERR Unknown option or number of arguments for CONFIG SET - '%s'" name)
+        | Some Immutable -> Error(setFailed name "can't set immutable config")
+        | Some Protected -> Error(setFailed name "can't set protected config")
+        | Some Mutable -> Ok()
+
     /// CONFIG SET for one name/value pair. Error is the reply text, starting with `ERR`. Ignored
     /// directives that Redis lets CONFIG SET change are accepted and change nothing, so scripts
     /// written for Redis (`CONFIG SET maxmemory-policy ...`) keep working.

@@ -359,17 +359,28 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
             // The host listens once, at start-up: moving it is not supported at runtime.
             let fixedHere (k: string) = k = "port" || k = "bind"
 
-            let folded =
+            // As Redis does: every name is looked at (unknown, immutable, given twice) before any value is,
+            // and nothing changes unless every pair applies.
+            let named = HashSet<string>()
+
+            let names =
                 pairs
                 |> List.fold
-                    (fun acc (k, v) ->
-                        let k = k.ToLowerInvariant()
+                    (fun acc (k, _) ->
+                        acc
+                        |> Result.bind (fun () ->
+                            if fixedHere (k.ToLowerInvariant()) then
+                                Error(sprintf "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config" k)
+                            else
+                                Config.checkName k)
+                        |> Result.bind (fun () ->
+                            if named.Add(k.ToLowerInvariant()) then Ok()
+                            else Error(sprintf "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter" k)))
+                    (Ok())
 
-                        if fixedHere k then
-                            Error(sprintf "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config" k)
-                        else
-                            acc |> Result.bind (Config.set k v))
-                    (Ok settings)
+            let folded =
+                names
+                |> Result.bind (fun () -> pairs |> List.fold (fun acc (k, v) -> acc |> Result.bind (Config.set (k.ToLowerInvariant()) v)) (Ok settings))
 
             match folded with
             | Ok s ->

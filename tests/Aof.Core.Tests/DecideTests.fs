@@ -269,7 +269,7 @@ let ``every SCAN reads its cursor as strtoul does (redis-server 7.0.15 takes "",
             Assert.Equal(Error(Reply.Error "ERR invalid cursor"), Command.parse (toArgs (cmd @ [ cursor ])))
 
 [<Fact>]
-let ``DEBUG reads its numbers as strtod and atoi do (redis-server 7.0.15 answers OK to all of these)`` () =
+let ``DEBUG reads its numbers as strtod and atoi do and LOADAOF ignores what follows (redis-server 7.0.15 answers OK to all of these)`` () =
     let sleep arg =
         match Command.parse (toArgs [ "DEBUG"; "SLEEP"; arg ]) with
         | Ok(Request.Control(Control.Debug(Debug.Sleep s))) -> s
@@ -293,3 +293,4 @@ let ``DEBUG reads its numbers as strtod and atoi do (redis-server 7.0.15 answers
     Assert.True(activeExpire "-2")
     Assert.False(activeExpire "abc")
     Assert.False(activeExpire "0")
+    Assert.Equal(Ok(Request.Control(Control.Debug Debug.LoadAof)), Command.parse (toArgs [ "DEBUG"; "LOADAOF"; "x"; "y" ]))

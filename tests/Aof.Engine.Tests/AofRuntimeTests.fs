@@ -278,3 +278,27 @@ let ``a legacy appendonly.aof is loaded and moved into the AOF directory as the 
             assertSame "the legacy part" loaded (Keyspace.toMap (Keyspace.withDb 0 (Db.remove (Bytes.ofString "after") again.Keyspace.Dbs[0]) again.Keyspace))
         finally
             again.Stop())
+
+[<Fact>]
+let ``CONFIG SET looks at every name before any value, refuses a name given twice and changes nothing then`` () =
+    withDir "config-set-names" (fun dir ->
+        let s = openServer dir [ "--appendfsync"; "everysec" ]
+        let c = connect s
+        let failed (arg: string) (why: string) = Reply.Error(sprintf "ERR CONFIG SET failed (possibly related to argument '%s') - %s" arg why)
+        // Each answer as redis-server 7.0.15 gave it.
+        Assert.Equal(failed "APPENDFSYNC" "duplicate parameter", call s c [ "CONFIG"; "SET"; "appendfsync"; "always"; "APPENDFSYNC"; "no" ])
+        Assert.Equal(failed "appendfsync" "duplicate parameter", call s c [ "CONFIG"; "SET"; "appendfsync"; "bad"; "appendfsync"; "always" ])
+        Assert.Equal(
+            Reply.Error "ERR Unknown option or number of arguments for CONFIG SET - 'NOSUCH'",
+            call s c [ "CONFIG"; "SET"; "appendfsync"; "bad"; "NOSUCH"; "x" ]
+        )
+        Assert.Equal(failed "DAEMONIZE" "can't set immutable config", call s c [ "CONFIG"; "SET"; "appendfsync"; "bad"; "DAEMONIZE"; "yes" ])
+        Assert.Equal(failed "DIR" "can't set protected config", call s c [ "CONFIG"; "SET"; "DIR"; "/tmp" ])
+        Assert.Equal(
+            failed "appendfsync" "argument(s) must be one of the following: everysec, always, no",
+            call s c [ "CONFIG"; "SET"; "APPENDFSYNC"; "bad"; "appendonly"; "yes" ]
+        )
+        Assert.Equal(Reply.Array [| Reply.bulkString "appendfsync"; Reply.bulkString "everysec" |], call s c [ "CONFIG"; "GET"; "appendfsync" ])
+        Assert.Equal(Reply.ok, call s c [ "CONFIG"; "SET"; "appendfsync"; "always"; "no-appendfsync-on-rewrite"; "yes" ])
+        Assert.Equal(Reply.Array [| Reply.bulkString "appendfsync"; Reply.bulkString "always" |], call s c [ "CONFIG"; "GET"; "appendfsync" ])
+        s.Stop())
