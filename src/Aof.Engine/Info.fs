@@ -86,12 +86,26 @@ module Info =
             let a = i.Aof
             let flag b = if b then "1" else "0"
 
+            // Every field redis-server 7.0 has, in its order. There is no child process: the fork,
+            // copy-on-write and child-progress fields stay 0, and RDB is not written yet.
             [ "loading", flag a.Loading
               "async_loading", "0"
+              "current_cow_peak", "0"
+              "current_cow_size", "0"
+              "current_cow_size_age", "0"
+              "current_fork_perc", "0.00"
+              "current_save_keys_processed", "0"
+              "current_save_keys_total", "0"
               "rdb_changes_since_last_save", string i.Stats.Dirty
               "rdb_bgsave_in_progress", "0"
               "rdb_last_save_time", string (i.StartedMs / 1000L)
               "rdb_last_bgsave_status", "ok"
+              "rdb_last_bgsave_time_sec", "-1"
+              "rdb_current_bgsave_time_sec", "-1"
+              "rdb_saves", "0"
+              "rdb_last_cow_size", "0"
+              "rdb_last_load_keys_expired", "0"
+              "rdb_last_load_keys_loaded", "0"
               "aof_enabled", flag a.Enabled
               "aof_rewrite_in_progress", flag a.RewriteInProgress
               "aof_rewrite_scheduled", flag a.RewriteScheduled
@@ -99,8 +113,11 @@ module Info =
               "aof_current_rewrite_time_sec", string a.CurrentRewriteTimeSec
               "aof_last_bgrewrite_status", (if a.LastRewriteOk then "ok" else "err")
               "aof_rewrites", string a.Rewrites
+              "aof_rewrites_consecutive_failures", string a.ConsecutiveRewriteFailures
               "aof_last_write_status", (if a.LastWriteOk then "ok" else "err")
-              "aof_last_cow_size", "0" ]
+              "aof_last_cow_size", "0"
+              "module_fork_in_progress", "0"
+              "module_fork_last_cow_size", "0" ]
             @ (if a.Enabled then
                    [ "aof_current_size", string a.CurrentSize
                      "aof_base_size", string a.BaseSize

@@ -23,7 +23,9 @@ type AofInfo =
       LastRewriteTimeSec: int64
       CurrentRewriteTimeSec: int64
       LastRewriteOk: bool
-      Rewrites: int64 }
+      Rewrites: int64
+      /// Failed rewrites since the last one that succeeded.
+      ConsecutiveRewriteFailures: int64 }
 
 [<Sealed>]
 type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (unit -> unit) -> unit) =
@@ -37,6 +39,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
     let mutable lastRewriteSec = -1L
     let mutable lastRewriteOk = true
     let mutable rewrites = 0L
+    let mutable consecutiveFailures = 0L
     let mutable retryAtMs = 0L
     // The AOF's size after loading or the last rewrite: automatic rewrites measure growth against it.
     let mutable rewriteBaseSize = 0L
@@ -269,12 +272,14 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                             | Ok true ->
                                 lastRewriteOk <- true
                                 rewrites <- rewrites + 1L
+                                consecutiveFailures <- 0L
                                 rewriteBaseSize <- snd (sizes ())
                                 log.Notice "Background AOF rewrite finished successfully"
                             | Ok false -> ()
                             | Error reason ->
                                 log.Warning(sprintf "Background AOF rewrite terminated with error: %s" reason)
                                 lastRewriteOk <- false
+                                consecutiveFailures <- consecutiveFailures + 1L
                                 // Retried later, as Redis retries a failed rewrite.
                                 retryAtMs <- nowMs () + 5000L
                         finally
@@ -331,7 +336,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
           LastRewriteTimeSec = lastRewriteSec
           CurrentRewriteTimeSec = (if rewriting then (nowMs () - rewriteStartMs) / 1000L else -1L)
           LastRewriteOk = lastRewriteOk
-          Rewrites = rewrites }
+          Rewrites = rewrites
+          ConsecutiveRewriteFailures = consecutiveFailures }
 
     /// Flushes and closes the log (clean shutdown). A rewrite still running is abandoned, as Redis kills its
     /// rewrite child on shutdown: it will not switch the manifest of a stopped server.

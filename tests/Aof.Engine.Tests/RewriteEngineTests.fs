@@ -149,6 +149,7 @@ let ``clients are served while a rewrite switches the manifest and deletes the o
     Assert.Equal(Reply.Simple "OK", written.Result)
     eventually "the rewrite to finish" (fun () -> rewriteDone s c)
     Assert.Contains("aof_rewrites:1", info s c)
+    Assert.Contains("aof_rewrites_consecutive_failures:0", info s c)
     s.Stop()
 
 /// Freezes a rewrite at `step` (as a crash there would leave the files), restarts on the same directory and
@@ -227,6 +228,7 @@ let ``a failed rewrite keeps the old files in force, cleans up and is retried`` 
     call s c [ "BGREWRITEAOF" ] |> ignore
     eventually "the failure to be reported" (fun () -> (info s c).Contains "aof_last_bgrewrite_status:err")
     Assert.Contains("aof_rewrite_scheduled:1", info s c)
+    Assert.Contains("aof_rewrites_consecutive_failures:1", info s c)
     Assert.Empty(Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*"))
     // The old base is still in force (only the next incr was added for the writes that followed).
     Assert.Contains(manifestBefore.Split('\n')[0], manifestOf dir)

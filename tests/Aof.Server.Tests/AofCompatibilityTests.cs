@@ -303,6 +303,27 @@ public sealed class AofCompatibilityTests(ITestOutputHelper output) : AofProcess
     }
 
     [Fact]
+    public async Task InfoPersistenceNamesTheFieldsRealRedisNamesInItsOrder()
+    {
+        if (!Tools.Require(Output, "redis-server")) return;
+        static async Task<List<string>> FieldsAsync(Running server)
+        {
+            await using var client = await server.ConnectAsync();
+            var info = (await client.BulkAsync("INFO", "persistence"))!;
+            return [.. info.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(':')[0])];
+        }
+
+        foreach (var appendonly in new[] { "yes", "no" })
+        {
+            var ours = await StartOursAsync(NewDir(), "--appendonly", appendonly);
+            var redis = await StartRedisAsync(NewDir(), "--appendonly", appendonly);
+            Assert.Equal(await FieldsAsync(redis), await FieldsAsync(ours));
+            await StopAsync(ours);
+            await StopAsync(redis);
+        }
+    }
+
+    [Fact]
     public async Task RedisCheckAofFindsOurFilesValid()
     {
         if (!Tools.Require(Output, "redis-check-aof")) return;
