@@ -128,8 +128,14 @@ module AofBase =
     /// fsync of the directory.
     let writeFile (path: string) (produce: IProjection -> unit) : unit =
         let temp = tempPath (Path.GetDirectoryName path) ""
-        writeTemp temp produce true ignore
-        commit temp path ignore
+
+        try
+            writeTemp temp produce true ignore
+            commit temp path ignore
+        with _ ->
+            // A full disk must not stay full of a base that will never be used.
+            File.Delete temp
+            reraise ()
 
     /// Makes the events `produce` hands out the new base, with a fresh incr after it; returns the new layout
     /// and the incr's path.
@@ -140,9 +146,6 @@ module AofBase =
         let incrSeq = 1L + (m.Incrs |> List.fold (fun s f -> max s f.Seq) 0L)
         let baseInfo = { Name = Manifest.baseFileName layout.AppendFilename baseSeq; Seq = baseSeq; Type = AofFileType.Base }
         let incrInfo = { Name = Manifest.incrFileName layout.AppendFilename incrSeq; Seq = incrSeq; Type = AofFileType.Incr }
-        writeFile (AofLayout.filePath layout baseInfo.Name) produce
-        File.WriteAllBytes(AofLayout.filePath layout incrInfo.Name, [||])
-
         let old = Option.toList m.Base @ m.Incrs
         let history = m.History @ (old |> List.map (fun f -> { f with Type = AofFileType.History }))
 
@@ -153,7 +156,16 @@ module AofBase =
                       History = history
                       Incrs = [ incrInfo ] } }
 
-        AofLayout.persist switched
+        try
+            writeFile (AofLayout.filePath layout baseInfo.Name) produce
+            File.WriteAllBytes(AofLayout.filePath layout incrInfo.Name, [||])
+            AofLayout.persist switched
+        with _ ->
+            // Until the manifest names them, the new files are nobody's: the old ones stay in force.
+            for f in [ baseInfo; incrInfo ] do
+                File.Delete(AofLayout.filePath layout f.Name)
+
+            reraise ()
 
         for f in history do
             let p = AofLayout.filePath layout f.Name

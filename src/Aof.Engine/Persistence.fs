@@ -154,30 +154,48 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
             aof |> Option.iter (fun l -> l.RoundBell <- ring)
 
     /// CONFIG SET reached us: turn the log on (a new base from `snapshot ()`, taken only then) or off, or
-    /// change how it syncs.
-    member _.Reconfigure(next: Settings, snapshot: unit -> Keyspace, now: int64) : unit =
+    /// change how it syncs. Error when the log could not be turned on: then nothing has changed (the
+    /// settings included), the reason is in the log, and the caller refuses the CONFIG SET as Redis does.
+    member _.Reconfigure(next: Settings, snapshot: unit -> Keyspace, now: int64) : Result<unit, string> =
         let before = settings
-        settings <- next
 
         if next.AppendOnly && aof.IsNone then
             lock manifestLock (fun () ->
-                logGeneration <- logGeneration + 1
+                let turnedOn =
+                    match layoutOnDisk () with
+                    | Error e -> Error e
+                    | Ok l ->
+                        try
+                            Ok(AofBase.switchTo log l (Rewrite.iterTo now (snapshot ())))
+                        with e ->
+                            Error(sprintf "Write error writing append only file on disk: %s" (FileSink.reasonOf e))
 
-                match layoutOnDisk () with
-                | Error e -> log.Warning(sprintf "Can't turn the AOF on: %s" e)
-                | Ok l ->
-                    let switched, incr = AofBase.switchTo log l (Rewrite.iterTo now (snapshot ()))
+                match turnedOn with
+                | Ok(switched, incr) ->
+                    settings <- next
+                    logGeneration <- logGeneration + 1
                     layout <- Some switched
                     openLog incr
-                    log.Notice "AOF enabled: the dataset was written as a new base")
-        elif not next.AppendOnly && aof.IsSome then
-            lock manifestLock (fun () -> logGeneration <- logGeneration + 1)
-            closeLog ()
-            log.Notice "AOF disabled"
+                    log.Notice "AOF enabled: the dataset was written as a new base"
+                    Ok()
+                | Error reason ->
+                    log.Warning reason
+                    log.Warning
+                        "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error."
+                    Error "Unable to turn on AOF. Check server logs.")
         else
-            match aof with
-            | Some l when before.AppendFsync <> next.AppendFsync -> l.Policy <- policyOf next
-            | _ -> ()
+            settings <- next
+
+            if not next.AppendOnly && aof.IsSome then
+                lock manifestLock (fun () -> logGeneration <- logGeneration + 1)
+                closeLog ()
+                log.Notice "AOF disabled"
+            else
+                match aof with
+                | Some l when before.AppendFsync <> next.AppendFsync -> l.Policy <- policyOf next
+                | _ -> ()
+
+            Ok()
 
     member _.RewriteInProgress = rewriting
 

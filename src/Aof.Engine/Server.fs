@@ -382,12 +382,21 @@ type Server private (initial: Settings, log: Log, configFile: string, hooks: Eng
                 names
                 |> Result.bind (fun () -> pairs |> List.fold (fun acc (k, v) -> acc |> Result.bind (Config.set (k.ToLowerInvariant()) v)) (Ok settings))
 
-            match folded with
+            let applied =
+                folded
+                |> Result.bind (fun s ->
+                    match persistence.Reconfigure(s, snapshot, now) with
+                    | Ok() -> Ok s
+                    | Error reason ->
+                        // Only turning the log on fails here; the settings stay as they were.
+                        log.Warning "Failed applying new configuration. Possibly related to new appendonly setting. Restoring previous settings."
+                        Error(sprintf "ERR CONFIG SET failed (possibly related to argument 'appendonly') - %s" reason))
+
+            match applied with
             | Ok s ->
                 settings <- s
                 limits <- (hostSettings s).Resp
                 log.Level <- s.LogLevel
-                persistence.Reconfigure(s, snapshot, now)
                 Reply.ok
             | Error e -> Reply.Error e
         | Control.ConfigResetStat ->

@@ -157,3 +157,50 @@ type AofFsTests(output: ITestOutputHelper) =
                 Assert.Equal(expected, digest again (connect again))
             finally
                 again.Stop())
+
+    [<Fact>]
+    member _.``turning the log on with no room for the base refuses the CONFIG SET, changes nothing and leaves no file``() =
+        withSmallTmpfs "1m" (fun mountPoint logDir ->
+            let logFile = Path.Combine(logDir, "server.log")
+            let s = openWith EngineHooks.Default mountPoint logFile [ "--appendonly"; "no"; "--enable-debug-command"; "yes" ]
+            let c = connect s
+            let value = String('v', 1000)
+            let filler = Path.Combine(mountPoint, "filler")
+            let mutable expected = ""
+
+            try
+                for i in 0..399 do
+                    Assert.Equal(Reply.ok, call s c [ "SET"; sprintf "k%d" i; value ])
+
+                // ~400 KB of base against ~300 KB left.
+                File.WriteAllBytes(filler, Array.zeroCreate (700 * 1024))
+
+                Assert.Equal(
+                    Reply.Error "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.",
+                    call s c [ "CONFIG"; "SET"; "appendfsync"; "always"; "appendonly"; "yes" ]
+                )
+
+                Assert.Equal(Reply.Array [| Reply.bulkString "appendonly"; Reply.bulkString "no" |], call s c [ "CONFIG"; "GET"; "appendonly" ])
+                // Every pair of the refused command is undone, as Redis restores its previous settings.
+                Assert.Equal(Reply.Array [| Reply.bulkString "appendfsync"; Reply.bulkString "everysec" |], call s c [ "CONFIG"; "GET"; "appendfsync" ])
+                Assert.Equal("0", infoField s c "persistence" "aof_enabled")
+                let log = readLog logFile
+                Assert.Contains("Write error writing append only file on disk: " + enospc, log)
+                Assert.Contains("Failed applying new configuration. Possibly related to new appendonly setting. Restoring previous settings.", log)
+                let left = if Directory.Exists(aofDir mountPoint) then Directory.GetFiles(aofDir mountPoint) else [||]
+                Assert.True((left.Length = 0), sprintf "files left behind: %A" left)
+
+                // With room again, the same command works.
+                File.Delete filler
+                Assert.Equal(Reply.ok, call s c [ "CONFIG"; "SET"; "appendonly"; "yes" ])
+                Assert.Equal("1", infoField s c "persistence" "aof_enabled")
+                expected <- digest s c
+            finally
+                s.Stop()
+
+            let again = openWith EngineHooks.Default mountPoint logFile [ "--enable-debug-command"; "yes" ]
+
+            try
+                Assert.Equal(expected, digest again (connect again))
+            finally
+                again.Stop())

@@ -302,3 +302,24 @@ let ``CONFIG SET looks at every name before any value, refuses a name given twic
         Assert.Equal(Reply.ok, call s c [ "CONFIG"; "SET"; "appendfsync"; "always"; "no-appendfsync-on-rewrite"; "yes" ])
         Assert.Equal(Reply.Array [| Reply.bulkString "appendfsync"; Reply.bulkString "always" |], call s c [ "CONFIG"; "GET"; "appendfsync" ])
         s.Stop())
+
+[<Fact>]
+let ``CONFIG SET appendonly yes where the AOF directory cannot be made is refused as Redis refuses it`` () =
+    withDir "no-aof-dir" (fun dir ->
+        let s = openServer dir [ "--appendonly"; "no" ]
+        let c = connect s
+        call s c [ "SET"; "k"; "v" ] |> ignore
+        // A file where the directory should be: redis-server 7.0.15 answers the same error for it.
+        File.WriteAllText(aofDir dir, "not a directory")
+
+        Assert.Equal(
+            Reply.Error "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.",
+            call s c [ "CONFIG"; "SET"; "appendonly"; "yes" ]
+        )
+
+        Assert.Equal(Reply.Array [| Reply.bulkString "appendonly"; Reply.bulkString "no" |], call s c [ "CONFIG"; "GET"; "appendonly" ])
+        Assert.Equal("0", infoField s c "persistence" "aof_enabled")
+        File.Delete(aofDir dir)
+        Assert.Equal(Reply.ok, call s c [ "CONFIG"; "SET"; "appendonly"; "yes" ])
+        Assert.Equal("1", infoField s c "persistence" "aof_enabled")
+        s.Stop())
