@@ -17,7 +17,30 @@ namespace Aof.Engine
 open System.IO
 open Aof.Core
 
+/// Whether an automatic rewrite may start, once rewrites have been failing.
+[<RequireQualifiedAccess>]
+type RewriteLimit =
+    | Free
+    | Waiting
+    /// A wait starts now: until `untilMs`, `minutes` long (Redis logs it).
+    | Starts of untilMs: int64 * minutes: int64
+
 module AofRewrite =
+    /// Redis's brake on a rewrite that keeps failing (each failed attempt leaves another incr file in the
+    /// manifest): from the third failure in a row, an automatic rewrite waits 1 minute, after the next
+    /// failure 2, then 4 and so on up to an hour. `limitedUntilMs` is 0 until a wait is decided after the
+    /// latest failure. BGREWRITEAOF is never held back.
+    let limit (consecutiveFailures: int64) (limitedUntilMs: int64) (nowMs: int64) : RewriteLimit =
+        if consecutiveFailures < 3L then
+            RewriteLimit.Free
+        elif limitedUntilMs = 0L then
+            let minutes = min 60L (1L <<< int (min 6L (consecutiveFailures - 3L)))
+            RewriteLimit.Starts(nowMs + minutes * 60_000L, minutes)
+        elif nowMs < limitedUntilMs then
+            RewriteLimit.Waiting
+        else
+            RewriteLimit.Free
+
     /// Step 1: the next incr file, created empty and named in a persisted manifest.
     let openNextIncr (log: Log) (layout: AofLayout) : AofLayout * AofFileInfo =
         let m = layout.Manifest

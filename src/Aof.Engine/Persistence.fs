@@ -40,7 +40,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
     let mutable lastRewriteOk = true
     let mutable rewrites = 0L
     let mutable consecutiveFailures = 0L
-    let mutable retryAtMs = 0L
+    // Once rewrites keep failing, when automatic ones may start again (0: not decided since the last failure).
+    let mutable limitedUntilMs = 0L
     // The AOF's size after loading or the last rewrite: automatic rewrites measure growth against it.
     let mutable rewriteBaseSize = 0L
     // Held while the layout changes and its manifest is persisted, by the rewrite thread and by the
@@ -85,6 +86,16 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
         | _ -> 0L, 0L
 
     let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
+
+    /// Whether an automatic rewrite must wait now (see AofRewrite.limit).
+    let rewriteLimited (now: int64) =
+        match AofRewrite.limit consecutiveFailures limitedUntilMs now with
+        | RewriteLimit.Free -> false
+        | RewriteLimit.Waiting -> true
+        | RewriteLimit.Starts(until, minutes) ->
+            limitedUntilMs <- until
+            log.Warning(sprintf "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in %d minutes" minutes)
+            true
 
     let layoutOnDisk () : Result<AofLayout, string> =
         let dir = Path.Combine(settings.Dir, settings.AppendDirname)
@@ -213,6 +224,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
             | Some _, Some _ ->
                 rewriting <- true
                 rewriteStartMs <- nowMs ()
+                // Redis counts the rewrites it starts, failed ones too.
+                rewrites <- rewrites + 1L
                 let generation = logGeneration
                 log.Notice(sprintf "Background append only file rewriting started by pid %d" Environment.ProcessId)
 
@@ -289,8 +302,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                             match outcome with
                             | Ok true ->
                                 lastRewriteOk <- true
-                                rewrites <- rewrites + 1L
                                 consecutiveFailures <- 0L
+                                limitedUntilMs <- 0L
                                 rewriteBaseSize <- snd (sizes ())
                                 log.Notice "Background AOF rewrite finished successfully"
                             | Ok false -> ()
@@ -298,8 +311,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                                 log.Warning(sprintf "Background AOF rewrite terminated with error: %s" reason)
                                 lastRewriteOk <- false
                                 consecutiveFailures <- consecutiveFailures + 1L
-                                // Retried later, as Redis retries a failed rewrite.
-                                retryAtMs <- nowMs () + 5000L
+                                limitedUntilMs <- 0L
                         finally
                             lastRewriteSec <- (nowMs () - rewriteStartMs) / 1000L
                             rewriting <- false
@@ -312,14 +324,29 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 match layoutOnDisk () with
                 | Error e -> Error("ERR " + e)
                 | Ok l ->
-                    lock manifestLock (fun () ->
-                        let switched, _ = AofBase.switchTo log l (Rewrite.iterTo (nowMs ()) (snapshot ()))
-                        layout <- Some switched)
                     rewrites <- rewrites + 1L
+                    let started = nowMs ()
+
+                    try
+                        lock manifestLock (fun () ->
+                            let switched, _ = AofBase.switchTo log l (Rewrite.iterTo started (snapshot ()))
+                            layout <- Some switched)
+
+                        lastRewriteOk <- true
+                        consecutiveFailures <- 0L
+                        log.Notice "Background AOF rewrite finished successfully"
+                    with e ->
+                        // Reported as Redis reports its child's failure: the reply has said it started.
+                        log.Warning(sprintf "Background AOF rewrite terminated with error: %s" (FileSink.reasonOf e))
+                        lastRewriteOk <- false
+                        consecutiveFailures <- consecutiveFailures + 1L
+
+                    lastRewriteSec <- (nowMs () - started) / 1000L
                     Ok()
 
-    /// The timer's part: retry a failed or postponed write; start an automatic or retried rewrite
-    /// (`auto-aof-rewrite-percentage` growth over the size after the last rewrite, past the minimum size).
+    /// The timer's part: retry a failed or postponed write; start an automatic rewrite
+    /// (`auto-aof-rewrite-percentage` growth over the size after the last rewrite, past the minimum size),
+    /// unless failures in a row hold it back.
     member this.Cron(snapshot: unit -> Keyspace) : unit =
         aof |> Option.iter (fun l -> l.Cron())
 
@@ -327,14 +354,11 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
             let current = snd (sizes ())
             let now = nowMs ()
 
-            if retryAtMs > 0L && now >= retryAtMs then
-                retryAtMs <- 0L
-                this.StartRewrite snapshot |> ignore
-            elif settings.AutoAofRewritePercentage > 0 && current >= settings.AutoAofRewriteMinSize then
+            if settings.AutoAofRewritePercentage > 0 && current >= settings.AutoAofRewriteMinSize then
                 let baseSize = max 1L rewriteBaseSize
                 let growth = (current * 100L / baseSize) - 100L
 
-                if growth >= int64 settings.AutoAofRewritePercentage then
+                if growth >= int64 settings.AutoAofRewritePercentage && not (rewriteLimited now) then
                     log.Notice(sprintf "Starting automatic rewriting of AOF on %d%% growth" growth)
                     this.StartRewrite snapshot |> ignore
 
@@ -350,7 +374,9 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
           PendingFsync = (match aof with Some l -> l.SyncRunning | None -> false)
           DelayedFsync = (match aof with Some l -> l.DelayedFsyncs | None -> 0L)
           RewriteInProgress = rewriting
-          RewriteScheduled = retryAtMs > 0L
+          // Nothing waits for its turn: there is no RDB child to wait behind, and turning the log on
+          // writes its base at once.
+          RewriteScheduled = false
           LastRewriteTimeSec = lastRewriteSec
           CurrentRewriteTimeSec = (if rewriting then (nowMs () - rewriteStartMs) / 1000L else -1L)
           LastRewriteOk = lastRewriteOk

@@ -149,7 +149,6 @@ let ``clients are served while a rewrite switches the manifest and deletes the o
     Assert.Equal(Reply.Simple "OK", written.Result)
     eventually "the rewrite to finish" (fun () -> rewriteDone s c)
     Assert.Contains("aof_rewrites:1", info s c)
-    Assert.Contains("aof_rewrites_consecutive_failures:0", info s c)
     s.Stop()
 
 /// Freezes a rewrite at `step` (as a crash there would leave the files), restarts on the same directory and
@@ -208,7 +207,7 @@ let ``a crash after the manifest switched but before old files were deleted leav
     crashAt "manifest-switched"
 
 [<Fact>]
-let ``a failed rewrite keeps the old files in force, cleans up and is retried`` () =
+let ``a failed rewrite keeps the old files in force, cleans up and waits for the next BGREWRITEAOF`` () =
     use scratch = new AofSupport.Scratch "rw"
     let dir = scratch.Path
     let mutable failures = 1
@@ -227,13 +226,17 @@ let ``a failed rewrite keeps the old files in force, cleans up and is retried`` 
     let manifestBefore = manifestOf dir
     call s c [ "BGREWRITEAOF" ] |> ignore
     eventually "the failure to be reported" (fun () -> (info s c).Contains "aof_last_bgrewrite_status:err")
-    Assert.Contains("aof_rewrite_scheduled:1", info s c)
+    // As in redis-server 7.0.15: the failed attempt counts, and nothing is scheduled in its place.
+    Assert.Contains("aof_rewrite_scheduled:0", info s c)
+    Assert.Contains("aof_rewrites:1", info s c)
     Assert.Contains("aof_rewrites_consecutive_failures:1", info s c)
     Assert.Empty(Directory.GetFiles(Path.Combine(dir, "appendonlydir"), "temp-*"))
     // The old base is still in force (only the next incr was added for the writes that followed).
     Assert.Contains(manifestBefore.Split('\n')[0], manifestOf dir)
-    eventually "the retry to succeed" (fun () -> (info s c).Contains "aof_last_bgrewrite_status:ok" && rewriteDone s c)
-    Assert.Contains("aof_rewrites:1", info s c)
+    Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+    eventually "the second rewrite to succeed" (fun () -> (info s c).Contains "aof_last_bgrewrite_status:ok" && rewriteDone s c)
+    Assert.Contains("aof_rewrites:2", info s c)
+    Assert.Contains("aof_rewrites_consecutive_failures:0", info s c)
     s.Stop()
     let again = start dir EngineHooks.Default []
     Assert.Equal(Plain.Str "v"B, fst (Keyspace.toMap again.Keyspace |> Map.find 0 |> Map.find "k"))
@@ -326,6 +329,53 @@ let ``the AOF is rewritten automatically once it grows past the percentage and t
 
     eventually "an automatic rewrite" (fun () -> (info s c).Contains "aof_rewrites:1" && rewriteDone s c)
     Assert.Contains("Starting automatic rewriting of AOF on", File.ReadAllText(Path.Combine(dir, "log.txt")))
+    s.Stop()
+
+[<Fact>]
+let ``failing automatic rewrites are held back 1 minute after the third failure, then 2, 4, up to an hour`` () =
+    let minutesAfter failures =
+        match AofRewrite.limit failures 0L 1_000L with
+        | RewriteLimit.Starts(until, minutes) ->
+            Assert.Equal(1_000L + minutes * 60_000L, until)
+            minutes
+        | other -> failwithf "%d failures: %A" failures other
+
+    Assert.Equal(RewriteLimit.Free, AofRewrite.limit 2L 0L 1_000L)
+    // Measured on redis-server 7.0.15: "will retry in 1 minutes" after the third failure, "2 minutes" after the fourth.
+    Assert.Equal<int64 list>([ 1L; 2L; 4L; 8L; 16L; 32L; 60L; 60L ], [ for f in 3L..10L -> minutesAfter f ])
+    Assert.Equal(RewriteLimit.Waiting, AofRewrite.limit 3L 61_000L 60_999L)
+    Assert.Equal(RewriteLimit.Free, AofRewrite.limit 3L 61_000L 61_000L)
+
+[<Fact>]
+let ``automatic rewrites that keep failing stop after the third and BGREWRITEAOF still runs`` () =
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
+
+    let hooks =
+        { EngineHooks.Default with
+            RewriteStep = fun at -> if at = "base-half-written" then raise (IOException "No space left on device") }
+
+    let s = start dir hooks [ "--auto-aof-rewrite-percentage"; "100"; "--auto-aof-rewrite-min-size"; "1mb"; "--hz"; "50" ]
+    let c = session s
+
+    for i in 1..3000 do
+        call s c [ "SET"; "same"; String('y', 500 + i % 7) ] |> ignore
+
+    let log () = File.ReadAllText(Path.Combine(dir, "log.txt"))
+    let limited = "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes"
+    eventually "the limit" (fun () -> (log ()).Contains limited)
+    Assert.Contains("aof_rewrites:3", info s c)
+    Assert.Contains("aof_rewrites_consecutive_failures:3", info s c)
+    // Another 25 ticks of the timer (hz 50) at least: without the limit the growth would start one at each.
+    let sw = Stopwatch.StartNew()
+
+    while sw.ElapsedMilliseconds < 500L do
+        Assert.Contains("aof_rewrites:3", info s c)
+        Thread.Sleep 10
+
+    Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+    eventually "the manual rewrite to fail too" (fun () -> (info s c).Contains "aof_rewrites_consecutive_failures:4" && rewriteDone s c)
+    Assert.Contains("aof_rewrites:4", info s c)
     s.Stop()
 
 type RealRedis(output: ITestOutputHelper) =
