@@ -35,6 +35,15 @@ module private Processes =
 type AofFsTests(output: ITestOutputHelper) =
     let enospc = "No space left on device"
 
+    /// A fresh server on `dir` loads the dataset whose DEBUG DIGEST was `expected`.
+    let assertDigestAfterRestart (dir: string) (logFile: string) (expected: string) =
+        let again = openWith EngineHooks.Default dir logFile [ "--enable-debug-command"; "yes" ]
+
+        try
+            Assert.Equal(expected, digest again (connect again))
+        finally
+            again.Stop()
+
     /// Runs `test` with a tmpfs of `size` mounted on a fresh directory, and a directory for the log beside
     /// it; says why it skipped where the machine does not allow the mount.
     let withSmallTmpfs (size: string) (test: string -> string -> unit) =
@@ -151,12 +160,7 @@ type AofFsTests(output: ITestOutputHelper) =
             finally
                 s.Stop()
 
-            let again = openWith EngineHooks.Default mountPoint logFile [ "--enable-debug-command"; "yes" ]
-
-            try
-                Assert.Equal(expected, digest again (connect again))
-            finally
-                again.Stop())
+            assertDigestAfterRestart mountPoint logFile expected)
 
     [<Fact>]
     member _.``turning the log on with no room for the base refuses the CONFIG SET, changes nothing and leaves no file``() =
@@ -198,9 +202,4 @@ type AofFsTests(output: ITestOutputHelper) =
             finally
                 s.Stop()
 
-            let again = openWith EngineHooks.Default mountPoint logFile [ "--enable-debug-command"; "yes" ]
-
-            try
-                Assert.Equal(expected, digest again (connect again))
-            finally
-                again.Stop())
+            assertDigestAfterRestart mountPoint logFile expected)
