@@ -183,6 +183,11 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
                 match turnedOn with
                 | Ok(switched, incr) ->
+                    // Redis turns the log on with a rewrite, and counts it as one.
+                    rewrites <- rewrites + 1L
+                    lastRewriteOk <- true
+                    consecutiveFailures <- 0L
+                    lastRewriteSec <- (nowMs () - now) / 1000L
                     settings <- next
                     logGeneration <- logGeneration + 1
                     layout <- Some switched
