@@ -18,8 +18,10 @@ type ListCommand =
     | Pop of key: byte[] * left: bool * count: int64 voption
     | Len of key: byte[]
     | Range of key: byte[] * start: int64 * stop: int64
-    | Index of key: byte[] * index: int64
-    | Set of key: byte[] * index: int64 * value: byte[]
+    /// LINDEX and LSET carry ValueNone for an index that is not an integer: Redis looks the key up first,
+    /// so a missing key or one of another type answers before the index is read.
+    | Index of key: byte[] * index: int64 voption
+    | Set of key: byte[] * index: int64 voption * value: byte[]
     | Rem of key: byte[] * count: int64 * value: byte[]
     | Trim of key: byte[] * start: int64 * stop: int64
     | Insert of key: byte[] * before: bool * pivot: byte[] * value: byte[]
@@ -180,8 +182,8 @@ module ListCommand =
           "rpop", -2, true, pop false
           "llen", 2, false, (fun a -> Ok(ListCommand.Len a[1]))
           "lrange", 4, false, (fun a -> two (fun s e -> ListCommand.Range(a[1], s, e)) a[2] a[3])
-          "lindex", 3, false, (fun a -> int64Arg a[2] |> Result.map (fun i -> ListCommand.Index(a[1], i)))
-          "lset", 4, true, (fun a -> int64Arg a[2] |> Result.map (fun i -> ListCommand.Set(a[1], i, a[3])))
+          "lindex", 3, false, (fun a -> Ok(ListCommand.Index(a[1], Num.tryParseInt64 a[2])))
+          "lset", 4, true, (fun a -> Ok(ListCommand.Set(a[1], Num.tryParseInt64 a[2], a[3])))
           "lrem", 4, true, (fun a -> int64Arg a[2] |> Result.map (fun n -> ListCommand.Rem(a[1], n, a[3])))
           "ltrim", 4, true, (fun a -> two (fun s e -> ListCommand.Trim(a[1], s, e)) a[2] a[3])
           "linsert", 5, true, insert

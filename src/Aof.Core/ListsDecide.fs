@@ -51,22 +51,24 @@ module ListsDecide =
             let struct (first, count) = ListIndex.range (PList.count l) start stop
             read true (bulks (PList.slice first count l))
 
-    let private index db k i =
+    let private index db k (i: int64 voption) =
         match find db k with
         | WrongType -> reply Reply.wrongType
         | Missing -> read false Reply.Nil
+        | Found(_, _) when i.IsNone -> reply Reply.notInteger
         | Found(l, _) ->
-            match ListIndex.resolve (PList.count l) i with
+            match ListIndex.resolve (PList.count l) i.Value with
             | ValueSome j -> read true (Reply.Bulk(PList.item j l))
             | ValueNone -> read true Reply.Nil
 
-    let private lset dbi db k i v =
+    let private lset dbi db k (i: int64 voption) v =
         match find db k with
         | WrongType -> reply Reply.wrongType
         | Missing -> reply Reply.noSuchKey
+        | Found(_, _) when i.IsNone -> reply Reply.notInteger
         | Found(l, _) ->
-            match ListIndex.resolve (PList.count l) i with
-            | ValueSome _ -> write Reply.ok [ op dbi (ListOp.Set(k, i, v)) ]
+            match ListIndex.resolve (PList.count l) i.Value with
+            | ValueSome _ -> write Reply.ok [ op dbi (ListOp.Set(k, i.Value, v)) ]
             | ValueNone -> reply (Reply.err "ERR index out of range")
 
     let private rem dbi db k count v =

@@ -661,7 +661,13 @@ let ``LPOP and RPOP with a count: nil array for a missing key, empty array for c
 let ``LSET, LINDEX, LINSERT, LTRIM edge replies`` () =
     Assert.Equal(err "ERR no such key", last [ [ "LSET"; "nol"; "0"; "x" ] ])
     Assert.Equal(err "ERR index out of range", last [ [ "RPUSH"; "l"; "a" ]; [ "LSET"; "l"; "100"; "x" ] ])
-    Assert.Equal(Reply.notInteger, last [ [ "LSET"; "l"; "x"; "y" ] ])
+    Assert.Equal(Reply.notInteger, last [ [ "RPUSH"; "l"; "a" ]; [ "LSET"; "l"; "x"; "y" ] ])
+    // The key is looked at before the index is read, as redis-server 7.0.15 does.
+    Assert.Equal(err "ERR no such key", last [ [ "LSET"; "nol"; "x"; "y" ] ])
+    Assert.Equal(wrongType, last [ [ "SET"; "s"; "v" ]; [ "LSET"; "s"; "1.5"; "y" ] ])
+    Assert.Equal(Reply.Nil, last [ [ "LINDEX"; "nol"; "abc" ] ])
+    Assert.Equal(wrongType, last [ [ "SET"; "s"; "v" ]; [ "LINDEX"; "s"; "abc" ] ])
+    Assert.Equal(Reply.notInteger, last [ [ "RPUSH"; "l"; "a" ]; [ "LINDEX"; "l"; "1.5" ] ])
     Assert.Equal(Reply.Nil, last [ [ "RPUSH"; "l"; "a"; "b"; "c"; "a" ]; [ "LINDEX"; "l"; "-5" ] ])
     Assert.Equal(Reply.syntaxError, last [ [ "LINSERT"; "l"; "middle"; "a"; "x" ] ])
     Assert.Equal(Reply.zero, last [ [ "LINSERT"; "nol"; "before"; "a"; "x" ] ])
