@@ -553,9 +553,8 @@ module Command =
               | Error e -> Error e
               | Ok n when n = Int64.MinValue -> Error(Reply.Error "ERR decrement would overflow")
               | Ok n -> ok (Command.IncrBy(a[1], -n)))
-          "incrbyfloat", 3,
-          (fun a ->
-              if LongDouble.isNumber a[2] then ok (Command.IncrByFloat(a[1], a[2])) else Error Reply.notFloat)
+          // The increment is read after the key's type is checked, as Redis reads it (Decide).
+          "incrbyfloat", 3, (fun a -> ok (Command.IncrByFloat(a[1], a[2])))
           "getrange", 4, getrange
           "substr", 4, getrange
           "setrange", 4,

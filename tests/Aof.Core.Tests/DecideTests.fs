@@ -257,7 +257,11 @@ let ``INCRBYFLOAT adds in long double and prints the exact sum, as redis-server 
     Assert.Equal(Reply.Bulk "1000000000000000.0999755859375"B, (decide1 ks 1000L [ "INCRBYFLOAT"; "f"; "1e15" ]).Reply)
     Assert.Equal(Reply.Bulk "10.6"B, (decide1 ks 1000L [ "INCRBYFLOAT"; "g"; "0.1" ]).Reply)
     Assert.Equal(Reply.Error "ERR increment would produce NaN or Infinity", (decide1 ks 1000L [ "INCRBYFLOAT"; "g"; "inf" ]).Reply)
-    Assert.Equal(Error Reply.notFloat, Command.parse (toArgs [ "INCRBYFLOAT"; "g"; "abc" ]))
+    Assert.Equal(Reply.notFloat, (decide1 ks 1000L [ "INCRBYFLOAT"; "g"; "abc" ]).Reply)
+    Assert.Equal(Reply.notFloat, (decide1 ks 1000L [ "INCRBYFLOAT"; "missing"; "abc" ]).Reply)
+    // The key's type is checked before the increment is read, as in redis-server 7.0.15.
+    let ks, _ = stepAll 1000L [ [ "RPUSH"; "l"; "a" ] ]
+    Assert.Equal(Reply.wrongType, (decide1 ks 1000L [ "INCRBYFLOAT"; "l"; "abc" ]).Reply)
 
 [<Fact>]
 let ``every SCAN reads its cursor as strtoul does (redis-server 7.0.15 takes "", "+1" and "-1")`` () =
