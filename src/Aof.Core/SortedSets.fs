@@ -70,6 +70,9 @@ type ZSetCommand =
     | Combine of algebra: ZSetAlgebra * sources: byte[][] * weights: float[] * aggregate: ZAggregate * withScores: bool
     /// The options are read only once the key is found, as Redis does.
     | Scan of key: byte[] * cursor: uint64 * options: byte[][]
+    /// ZUNION/ZINTER/ZDIFF(STORE) or ZINTERCARD whose key count read well but whose options did not: Redis
+    /// checks the source keys' types first, so a WRONGTYPE answers before `error`.
+    | BadOptions of sources: byte[][] * error: Reply
 
 /// A deterministic sorted-set fact, exactly as it lands in the AOF (commands real Redis 7 also reads).
 [<RequireQualifiedAccess>]
@@ -476,14 +479,18 @@ module ZSetCommand =
             let n = int n
 
             let rec opts i limit =
-                if i >= a.Length then Ok(ZSetCommand.InterCard(a[2 .. 1 + n], limit))
+                if i >= a.Length then Ok limit
                 elif Bytes.eqLower "limit" a[i] && i + 1 < a.Length then
                     match Num.tryParseInt64 a[i + 1] with
                     | ValueSome l when l >= 0L -> opts (i + 2) l
                     | _ -> Error(Reply.Error "ERR LIMIT can't be negative")
                 else syntax
 
-            opts (2 + n) 0L
+            let keys = a[2 .. 1 + n]
+
+            match opts (2 + n) 0L with
+            | Ok limit -> Ok(ZSetCommand.InterCard(keys, limit))
+            | Error e -> Ok(ZSetCommand.BadOptions(keys, e))
 
     let private remRange (a: byte[][]) (kind: string) =
         match kind with
@@ -504,7 +511,8 @@ module ZSetCommand =
                 else syntax
 
     /// `numkeys key ... [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]` from `at` (numkeys); a
-    /// difference takes no options but WITHSCORES, a store not even that.
+    /// difference takes no options but WITHSCORES, a store not even that. The options' error is kept
+    /// apart from the key count's (see BadOptions).
     let private algebraArgs (algebra: ZSetAlgebra) (name: string) (store: bool) (a: byte[][]) (at: int) =
         match Num.tryParseInt64 a[at] with
         | ValueNone -> Error Reply.notInteger
@@ -515,7 +523,7 @@ module ZSetCommand =
             let sources = a[at + 1 .. at + n]
 
             let rec opts i (weights: float[]) agg ws =
-                if i >= a.Length then Ok(struct (sources, weights, agg, ws))
+                if i >= a.Length then Ok(struct (weights, agg, ws))
                 elif not store && Bytes.eqLower "withscores" a[i] then opts (i + 1) weights agg true
                 elif algebra <> ZSetAlgebra.Diff && Bytes.eqLower "weights" a[i] && i + n < a.Length then
                     let ws' = a[i + 1 .. i + n] |> Array.map parseStrictFloat
@@ -530,16 +538,22 @@ module ZSetCommand =
                     | _ -> syntax
                 else syntax
 
-            opts (at + 1 + n) (Array.create n 1.0) ZAggregate.Sum false
+            Ok(struct (sources, opts (at + 1 + n) (Array.create n 1.0) ZAggregate.Sum false))
 
     /// ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE (`name`): also how a real Redis's logged one is read back.
     let parseStore (algebra: ZSetAlgebra) (name: string) (a: byte[][]) : Result<ZSetCommand, Reply> =
         algebraArgs algebra name true a 2
-        |> Result.map (fun (struct (sources, weights, agg, _)) -> ZSetCommand.Store(algebra, a[1], sources, weights, agg))
+        |> Result.map (fun (struct (sources, options)) ->
+            match options with
+            | Ok(struct (weights, agg, _)) -> ZSetCommand.Store(algebra, a[1], sources, weights, agg)
+            | Error e -> ZSetCommand.BadOptions(sources, e))
 
     let private combine (algebra: ZSetAlgebra) (name: string) (a: byte[][]) =
         algebraArgs algebra name false a 1
-        |> Result.map (fun (struct (sources, weights, agg, ws)) -> ZSetCommand.Combine(algebra, sources, weights, agg, ws))
+        |> Result.map (fun (struct (sources, options)) ->
+            match options with
+            | Ok(struct (weights, agg, ws)) -> ZSetCommand.Combine(algebra, sources, weights, agg, ws)
+            | Error e -> ZSetCommand.BadOptions(sources, e))
 
     /// ZRANGESTORE: also how a real Redis's logged one is read back.
     let parseRangeStore (a: byte[][]) : Result<ZSetCommand, Reply> =
@@ -611,6 +625,7 @@ module ZSetCommand =
         | ZSetCommand.BPop(ks, _, _)
         | ZSetCommand.MPop(ks, _, _, _)
         | ZSetCommand.InterCard(ks, _)
+        | ZSetCommand.BadOptions(ks, _)
         | ZSetCommand.Combine(_, ks, _, _, _) -> ks
         | ZSetCommand.Store(_, dst, sources, _, _) -> Array.append [| dst |] sources
 

@@ -414,3 +414,7 @@ module SortedSetsDecide =
         | ZSetCommand.Store(algebra, dst, keys, weights, agg) -> plain (store dbi db algebra dst keys weights agg)
         | ZSetCommand.Combine(algebra, keys, weights, agg, ws) -> plain (combined db algebra keys weights agg ws)
         | ZSetCommand.Scan(k, cursor, options) -> plain (scan db k cursor options)
+        | ZSetCommand.BadOptions(keys, e) ->
+            match ZAlgebra.sources db keys with
+            | Error() -> plain (reply Reply.wrongType)
+            | Ok _ -> plain (reply e)

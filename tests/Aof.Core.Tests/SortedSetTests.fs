@@ -979,6 +979,17 @@ let private checkedAgainstRedis: (string list * Reply) list =
       [ "ZUNIONSTORE"; "d"; "1"; "z"; "WITHSCORES" ], Reply.syntaxError
       [ "ZUNIONSTORE"; "d"; "x"; "z" ], Reply.notInteger
       [ "ZINTERSTORE"; "d"; "1"; "str" ], Reply.wrongType
+      // A source of another type answers before the options are read, as in redis-server 7.0.15.
+      [ "ZINTERSTORE"; "d"; "2"; "str"; "z"; "WEIGHTS"; "1"; "abc" ], Reply.wrongType
+      [ "ZINTERSTORE"; "d"; "2"; "str"; "z"; "AGGREGATE"; "foo" ], Reply.wrongType
+      [ "ZINTERSTORE"; "d"; "2"; "str"; "z"; "WEIGHTS"; "1" ], Reply.wrongType
+      [ "ZDIFFSTORE"; "d"; "2"; "str"; "z"; "WITHSCORES" ], Reply.wrongType
+      [ "ZINTER"; "2"; "str"; "z"; "BLAH" ], Reply.wrongType
+      [ "ZUNIONSTORE"; "d"; "2"; "missing"; "z"; "WEIGHTS"; "abc"; "1" ], err "ERR weight value is not a float"
+      [ "ZINTERCARD"; "2"; "str"; "z"; "LIMIT"; "-1" ], Reply.wrongType
+      [ "ZINTERCARD"; "2"; "str"; "z"; "FOO" ], Reply.wrongType
+      [ "ZINTERCARD"; "2"; "missing"; "z"; "LIMIT"; "-1" ], err "ERR LIMIT can't be negative"
+      [ "ZUNIONSTORE"; "d"; "3"; "z"; "str" ], Reply.syntaxError
       [ "ZDIFFSTORE"; "d"; "1"; "z"; "WEIGHTS"; "1" ], Reply.syntaxError
       [ "ZDIFFSTORE"; "d"; "1"; "z"; "AGGREGATE"; "MAX" ], Reply.syntaxError
       [ "ZDIFFSTORE"; "d"; "0"; "z" ], err "ERR at least 1 input key is needed for 'zdiffstore' command"
