@@ -52,7 +52,9 @@ type Command =
     | MSetNx of pairs: (byte[] * byte[])[]
     | GetSet of key: byte[] * value: byte[]
     | GetDel of key: byte[]
-    | GetEx of key: byte[] * expire: ExpireSpec
+    /// The expiry's number is read after the key is found, as Redis reads it: a missing key answers nil and
+    /// one of another type WRONGTYPE before a bad number is noticed, hence the Result.
+    | GetEx of key: byte[] * expire: Result<ExpireSpec, Reply>
     | Append of key: byte[] * value: byte[]
     | StrLen of key: byte[]
     | IncrBy of key: byte[] * by: int64
@@ -222,30 +224,26 @@ module Command =
         | ValueSome e -> Error e
         | ValueNone -> ok (Command.Set(args[1], args[2], cond, expire, get))
 
-    /// GETEX's options: one of EX PX EXAT PXAT PERSIST.
+    /// GETEX's options: one of EX PX EXAT PXAT PERSIST. A wrong option is a syntax error at once; a bad
+    /// number waits for the key to be found (see Command.GetEx).
     let private parseGetEx (args: byte[][]) : Result<Request, Reply> =
-        let spec =
-            match args.Length with
-            | 2 -> Ok ExpireSpec.NoChange
-            | 3 when Bytes.eqLower "persist" args[2] -> Ok ExpireSpec.Persist
-            | 4 ->
-                let mk =
-                    if Bytes.eqLower "ex" args[2] then ValueSome ExpireSpec.Seconds
-                    elif Bytes.eqLower "px" args[2] then ValueSome ExpireSpec.Millis
-                    elif Bytes.eqLower "exat" args[2] then ValueSome ExpireSpec.AtSeconds
-                    elif Bytes.eqLower "pxat" args[2] then ValueSome ExpireSpec.AtMillis
-                    else ValueNone
+        let timed (mk: int64 -> ExpireSpec) (number: byte[]) : Result<ExpireSpec, Reply> =
+            match Num.tryParseInt64 number with
+            | ValueNone -> Error Reply.notInteger
+            | ValueSome n when n <= 0L -> Error(invalidExpire "getex")
+            | ValueSome n -> Ok(mk n)
 
-                match mk with
-                | ValueNone -> Error Reply.syntaxError
-                | ValueSome mk ->
-                    match Num.tryParseInt64 args[3] with
-                    | ValueNone -> Error Reply.notInteger
-                    | ValueSome n when n <= 0L -> Error(invalidExpire "getex")
-                    | ValueSome n -> Ok(mk n)
+        let spec: Result<Result<ExpireSpec, Reply>, Reply> =
+            match args.Length with
+            | 2 -> Ok(Ok ExpireSpec.NoChange)
+            | 3 when Bytes.eqLower "persist" args[2] -> Ok(Ok ExpireSpec.Persist)
+            | 4 when Bytes.eqLower "ex" args[2] -> Ok(timed ExpireSpec.Seconds args[3])
+            | 4 when Bytes.eqLower "px" args[2] -> Ok(timed ExpireSpec.Millis args[3])
+            | 4 when Bytes.eqLower "exat" args[2] -> Ok(timed ExpireSpec.AtSeconds args[3])
+            | 4 when Bytes.eqLower "pxat" args[2] -> Ok(timed ExpireSpec.AtMillis args[3])
             | _ -> Error Reply.syntaxError
 
-        spec |> Result.map (fun s -> Request.Data(Command.GetEx(args[1], s)))
+        spec |> Result.map (fun expire -> Request.Data(Command.GetEx(args[1], expire)))
 
     let private parseExpire (name: string) (unit: TimeUnit) (absolute: bool) (args: byte[][]) =
         let mutable nx, xx, gt, lt = false, false, false, false
@@ -566,6 +564,8 @@ module Command =
           "del", -2, (fun a -> ok (Command.Del a[1..]))
           "unlink", -2, (fun a -> ok (Command.Del a[1..]))
           "exists", -2, (fun a -> ok (Command.Exists a[1..]))
+          // TOUCH refreshes access times in Redis; with no per-key clock here it only counts, as EXISTS does.
+          "touch", -2, (fun a -> ok (Command.Exists a[1..]))
           "type", 2, (fun a -> ok (Command.Type a[1]))
           "keys", 2, (fun a -> ok (Command.Keys a[1]))
           "scan", -2, parseScan

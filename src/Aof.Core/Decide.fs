@@ -261,14 +261,22 @@ module Decide =
         | Absent -> read false Reply.Nil
         | OtherType -> reply Reply.wrongType
 
-    let private getEx (ctx: Ctx) (dbi: int) (db: Db) k (spec: ExpireSpec) =
-        match absoluteMs ctx.Now spec with
-        | ValueNone -> reply (invalidExpire "getex")
-        | ValueSome at ->
-            match findText db k with
-            | Absent -> read false Reply.Nil
-            | OtherType -> reply Reply.wrongType
-            | Text s ->
+    let private getEx (ctx: Ctx) (dbi: int) (db: Db) k (expire: Result<ExpireSpec, Reply>) =
+        // As Redis: the key first, then its expiry's number.
+        match findText db k with
+        | Absent -> read false Reply.Nil
+        | OtherType -> reply Reply.wrongType
+        | Text s ->
+            let timed =
+                expire
+                |> Result.bind (fun spec ->
+                    match absoluteMs ctx.Now spec with
+                    | ValueSome at -> Ok(struct (spec, at))
+                    | ValueNone -> Error(invalidExpire "getex"))
+
+            match timed with
+            | Error e -> reply e
+            | Ok(struct (spec, at)) ->
                 let e = (Db.tryFind k db).Value
 
                 let evs =

@@ -399,7 +399,10 @@ module ZSetCommand =
         match opts (at + 3) false false false ValueNone false with
         | Error e -> Error e
         | Ok(struct (byScore, byLex, rev, limit, ws)) ->
-            if limit.IsSome && not byScore && not byLex then
+            // By rank Redis takes a LIMIT whose count is -1 (no limit) and ignores its offset too.
+            let byRank = not byScore && not byLex
+
+            if byRank && limit |> ValueOption.exists (fun struct (_, count) -> count <> -1L) then
                 Error(Reply.Error "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
             elif ws && byLex then
                 Error(Reply.Error "ERR syntax error, WITHSCORES not supported in combination with BYLEX")
@@ -411,7 +414,7 @@ module ZSetCommand =
                     elif byLex then pair parseLexBound lo hi |> Result.map ZRangeBy.Lex
                     else pair int64Arg lo hi |> Result.map ZRangeBy.Rank
 
-                by |> Result.map (fun by -> { Key = a[at]; By = by; Rev = rev; Limit = limit; WithScores = ws })
+                by |> Result.map (fun by -> { Key = a[at]; By = by; Rev = rev; Limit = (if byRank then ValueNone else limit); WithScores = ws })
 
     let private pop (max: bool) (a: byte[][]) =
         if a.Length > 3 then syntax

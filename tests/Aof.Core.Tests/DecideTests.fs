@@ -298,3 +298,17 @@ let ``DEBUG reads its numbers as strtod and atoi do and LOADAOF ignores what fol
     Assert.False(activeExpire "abc")
     Assert.False(activeExpire "0")
     Assert.Equal(Ok(Request.Control(Control.Debug Debug.LoadAof)), Command.parse (toArgs [ "DEBUG"; "LOADAOF"; "x"; "y" ]))
+
+[<Fact>]
+let ``GETEX finds the key before it reads the expiry's number, and TOUCH counts as EXISTS (redis-server 7.0.15)`` () =
+    let ks, _ = stepAll 1000L [ [ "SET"; "s"; "v" ]; [ "RPUSH"; "l"; "a" ] ]
+    let replyOf args = (decide1 ks 1000L args).Reply
+    Assert.Equal(Reply.Nil, replyOf [ "GETEX"; "missing"; "EXAT"; "abc" ])
+    Assert.Equal(Reply.Nil, replyOf [ "GETEX"; "missing"; "EX"; "0" ])
+    Assert.Equal(Reply.wrongType, replyOf [ "GETEX"; "l"; "EXAT"; "abc" ])
+    Assert.Equal(Reply.notInteger, replyOf [ "GETEX"; "s"; "EXAT"; "abc" ])
+    Assert.Equal(Reply.Error "ERR invalid expire time in 'getex' command", replyOf [ "GETEX"; "s"; "EX"; "0" ])
+    Assert.Equal(Error Reply.syntaxError, Command.parse (toArgs [ "GETEX"; "missing"; "FOO" ]))
+    Assert.Equal(Error Reply.syntaxError, Command.parse (toArgs [ "GETEX"; "missing"; "EX" ]))
+    Assert.Equal(Reply.Integer 2L, replyOf [ "TOUCH"; "s"; "s"; "missing" ])
+    Assert.Equal(Error(Reply.Error "ERR wrong number of arguments for 'touch' command"), Command.parse (toArgs [ "TOUCH" ]))

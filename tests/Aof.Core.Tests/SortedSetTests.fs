@@ -979,6 +979,12 @@ let private checkedAgainstRedis: (string list * Reply) list =
       [ "ZUNIONSTORE"; "d"; "1"; "z"; "WITHSCORES" ], Reply.syntaxError
       [ "ZUNIONSTORE"; "d"; "x"; "z" ], Reply.notInteger
       [ "ZINTERSTORE"; "d"; "1"; "str" ], Reply.wrongType
+      // By rank, redis-server 7.0.15 takes LIMIT with a count of -1 and ignores the offset.
+      [ "ZRANGE"; "z"; "0"; "5"; "LIMIT"; "1"; "-1" ], arr [ "a"; "b"; "c" ]
+      [ "ZRANGE"; "z"; "0"; "5"; "REV"; "LIMIT"; "-1"; "-1"; "WITHSCORES" ], arr [ "c"; "3"; "b"; "2"; "a"; "1" ]
+      [ "ZRANGE"; "z"; "0"; "5"; "LIMIT"; "1"; "-5" ], err "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+      [ "ZRANGE"; "z"; "("; "5"; "LIMIT"; "1"; "1" ], err "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+      [ "ZRANGE"; "z"; "("; "5"; "LIMIT"; "1"; "-1" ], Reply.notInteger
       // A source of another type answers before the options are read, as in redis-server 7.0.15.
       [ "ZINTERSTORE"; "d"; "2"; "str"; "z"; "WEIGHTS"; "1"; "abc" ], Reply.wrongType
       [ "ZINTERSTORE"; "d"; "2"; "str"; "z"; "AGGREGATE"; "foo" ], Reply.wrongType
