@@ -70,6 +70,10 @@ type Analysis =
       Error: CheckError option
       /// The file ends inside a MULTI that no EXEC closes.
       OpenMulti: bool
+      /// With a timestamp to truncate to: where the first `#TS:` annotation later than it starts (the
+      /// reading stopped there), or an annotation whose time does not read (`TimestampError`).
+      Cut: int64 voption
+      TimestampError: bool
       /// For the next file of a multi-part AOF.
       Next: Carry }
 
@@ -281,11 +285,27 @@ module Check =
     let private tooLong = "The AOF manifest file contains too long line"
     let private empty = "Found an empty AOF manifest"
 
+    /// The time of a `#TS:` annotation read as redis-check-aof reads it (strtol, then a `\r` right after the
+    /// number: `#TS:` alone is 0, `#TS: +5` is 5, an overflow or anything else after the digits is not a
+    /// time). `line` is the annotation as read, at most annotationMax bytes; ValueNone when it is not a time.
+    let timestampOf (line: ReadOnlySpan<byte>) : int64 voption =
+        // NUL-terminated, as strtol reads it, with room for the two bytes looked at after the number.
+        let buf = Array.zeroCreate<byte> (line.Length + 2)
+        line.CopyTo(Span buf)
+        let struct (value, stop) = RedisReading.strtol buf 4
+        // strtol clamps an overflow (and sets ERANGE): only a number that fits is a time.
+        let fits =
+            stop = 4
+            || fst (Int64.TryParse(ReadOnlySpan(buf, 4, stop - 4), Globalization.NumberStyles.AllowLeadingWhite ||| Globalization.NumberStyles.AllowLeadingSign, Globalization.CultureInfo.InvariantCulture))
+
+        if not fits || buf[stop] <> '\r'B then ValueNone else ValueSome value
+
     /// Checks one AOF file as redis-check-aof 7.0 does. `firstLine` is its line counter so far (1 for the
     /// first file); `path` is how the file is named in MULTI/EXEC errors. The commands themselves are read by
     /// Aof.Core's AofReader; only where it refuses bytes is redis-check-aof's own reading replayed, for its
-    /// error text, offsets and line count.
-    let analyse (src: IByteSource) (carry: Carry) (path: string) : Analysis =
+    /// error text, offsets and line count. With `truncateTo`, reading stops at the first `#TS:` annotation
+    /// later than it (`--truncate-to-timestamp`).
+    let analyseUntil (src: IByteSource) (carry: Carry) (path: string) (truncateTo: int64 voption) : Analysis =
         let size = src.Length
         let w = Window src
 
@@ -302,6 +322,8 @@ module Check =
         let mutable stop = false
         let mutable atEof = false
         let mutable formatError = false
+        let mutable cut = ValueNone
+        let mutable timestampError = false
 
         while not stop do
             if st.Multi = 0 then okUpTo <- off
@@ -318,8 +340,23 @@ module Check =
                     w.Ensure(off, annotationMax)
                     let n = int (min (int64 annotationMax) (size - off))
                     let nl = Array.IndexOf(w.Buffer, '\n'B, w.Index off, n)
-                    st.Epos <- off
-                    off <- if nl >= 0 then w.Start + int64 nl + 1L else off + int64 n
+                    let piece = ReadOnlySpan(w.Buffer, w.Index off, (if nl >= 0 then nl - w.Index off + 1 else n))
+
+                    let time =
+                        match truncateTo with
+                        | ValueSome _ when piece.StartsWith "#TS:"B -> ValueSome(timestampOf piece)
+                        | _ -> ValueNone
+
+                    match truncateTo, time with
+                    | _, ValueSome ValueNone ->
+                        timestampError <- true
+                        stop <- true
+                    | ValueSome limit, ValueSome(ValueSome t) when t > limit ->
+                        cut <- ValueSome off
+                        stop <- true
+                    | _ ->
+                        st.Epos <- off
+                        off <- if nl >= 0 then w.Start + int64 nl + 1L else off + int64 n
                 elif first <> '*'B then
                     formatError <- true
                     stop <- true
@@ -389,7 +426,12 @@ module Check =
             match st.Error with
             | Some { Failure = CheckFailure.EofInMulti } -> true
             | _ -> false
+          Cut = cut
+          TimestampError = timestampError
           Next = { Line = st.Line; ArgcLine = st.ArgcLine } }
+
+    /// Checks one AOF file as redis-check-aof 7.0 does (see analyseUntil).
+    let analyse (src: IByteSource) (carry: Carry) (path: string) : Analysis = analyseUntil src carry path ValueNone
 
     let analyseBytes (bytes: byte[]) : Analysis = analyse (ArraySource bytes) Carry.Start "aof"
 

@@ -14,6 +14,7 @@ type CheckArgs =
     | [<MainCommand; ExactlyOnce>] Path of path: string
     | Fix
     | Yes
+    | Truncate_To_Timestamp of timestamp: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -21,6 +22,8 @@ type CheckArgs =
             | Path _ -> "an AOF manifest (multi-part AOF) or a single AOF file."
             | Fix -> "truncate the damaged tail of the last file, after asking (as redis-check-aof --fix)."
             | Yes -> "with --fix: truncate without asking."
+            | Truncate_To_Timestamp _ ->
+                "cut the last file before its first #TS: annotation later than this Unix time (as redis-check-aof --truncate-to-timestamp; needs aof-timestamp-enabled)."
 
 [<RequireQualifiedAccess>]
 type Args =
@@ -83,8 +86,23 @@ type private Verdict =
     | Valid
     | Empty
     | Truncated
+    | TruncatedTo of timestamp: int64
 
-type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool) =
+/// The timestamp of --truncate-to-timestamp as redis-check-aof reads it: strtol over the whole argument
+/// (blanks and a sign first; "" is 0), refused if anything follows the number or it overflows. 0 means
+/// no truncation, as in Redis.
+let parseTimestamp (text: string) : int64 voption =
+    let bytes = Array.append (Encoding.UTF8.GetBytes text) [| 0uy |]
+    let struct (value, stop) = RedisReading.strtol bytes 0
+    let digits = stop > 0 && bytes[stop - 1] >= '0'B && bytes[stop - 1] <= '9'B
+
+    let fits =
+        not digits
+        || fst (Int64.TryParse(text.AsSpan(0, stop), NumberStyles.AllowLeadingWhite ||| NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture))
+
+    if fits && bytes[stop] = 0uy then ValueSome value else ValueNone
+
+type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool, truncateTo: int64 voption) =
     /// redis-check-aof's line counter (and more) runs on across the files of a multi-part AOF.
     let mutable carry = Carry.Start
 
@@ -106,13 +124,40 @@ type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool) =
         let a =
             try
                 let s = src :> IByteSource
-                if s.Length = 0L then None else Some(Check.analyse s carry filepath)
+                if s.Length = 0L then None else Some(Check.analyseUntil s carry filepath truncateTo)
             finally
                 (src :> IDisposable).Dispose()
 
-        match a with
-        | None -> Empty
-        | Some a ->
+        let truncate (length: int64) =
+            try
+                use f = new FileStream(filepath, FileMode.Open, FileAccess.Write)
+                f.SetLength length
+            with _ ->
+                out.Line(sprintf "Failed to truncate AOF %s" name)
+                exit 1
+
+        match a, truncateTo with
+        | None, _ -> Empty
+        | Some a, _ when a.TimestampError ->
+            out.Line "Invalid timestamp annotation"
+            exit 1
+        | Some { Cut = ValueSome cut }, ValueSome ts ->
+            if cut = 0L then
+                out.Line(sprintf "AOF %s has nothing before timestamp %d, aborting..." filepath ts)
+                exit 1
+            elif not isLast then
+                out.Line(sprintf "Failed to truncate AOF %s to timestamp %d to offset %d because it is not the last file." filepath ts cut)
+                out.Line
+                    "If you insist, please delete all files after this file according to the manifest file and delete the corresponding records in manifest file manually. Then re-run aof check."
+                exit 1
+            else
+                truncate cut
+                TruncatedTo ts
+        | Some a, ValueSome ts when a.Valid ->
+            carry <- a.Next
+            out.Line(sprintf "Truncate nothing in AOF %s to timestamp %d" name ts)
+            Valid
+        | Some a, _ ->
             carry <- a.Next
             if a.FormatError then out.Line(sprintf "AOF %s format error" name)
 
@@ -146,13 +191,7 @@ type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool) =
                         out.Line "Aborting..."
                         exit 1
 
-                try
-                    use f = new FileStream(filepath, FileMode.Open, FileAccess.Write)
-                    f.SetLength a.OkUpTo
-                with _ ->
-                    out.Line(sprintf "Failed to truncate AOF %s" name)
-                    exit 1
-
+                truncate a.OkUpTo
                 Truncated
 
     member r.OldStyle(path: string, kind: InputKind) =
@@ -163,6 +202,7 @@ type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool) =
         | Valid -> out.Line(sprintf "AOF %s is valid" path)
         | Empty -> out.Line(sprintf "AOF %s is empty" path)
         | Truncated -> out.Line(sprintf "Successfully truncated AOF %s" path)
+        | TruncatedTo ts -> out.Line(sprintf "Successfully truncated AOF %s to timestamp %d" path ts)
 
     member r.MultiPart(manifestPath: string) =
         out.Line "Start checking Multi Part AOF"
@@ -219,6 +259,7 @@ type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool) =
                 | Valid -> out.Line(sprintf "BASE AOF %s is valid" b.Name)
                 | Empty -> out.Line(sprintf "BASE AOF %s is empty" b.Name)
                 | Truncated -> out.Line(sprintf "Successfully truncated AOF %s" b.Name)
+                | TruncatedTo ts -> out.Line(sprintf "Successfully truncated AOF %s to timestamp %d" b.Name ts)
             | None -> ()
 
             if not m.Incrs.IsEmpty then
@@ -231,14 +272,15 @@ type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool) =
                     | Valid -> out.Line(sprintf "INCR AOF %s is valid" i.Name)
                     | Empty -> out.Line(sprintf "INCR AOF %s is empty" i.Name)
                     | Truncated -> out.Line(sprintf "Successfully truncated AOF %s" i.Name)
+                    | TruncatedTo ts -> out.Line(sprintf "Successfully truncated AOF %s to timestamp %d" i.Name ts)
 
             out.Line "All AOF files and manifest are valid"
 
-/// `aof check <path> [--fix] [--yes]`: what redis-check-aof [--fix] <path> does; 0 when the files are
-/// valid (or were fixed), 1 otherwise.
-let check (path: string) (fix: bool) (yes: bool) (stdin: TextReader) (stdout: Stream) : int =
+/// `aof check <path> [--fix [--yes] | --truncate-to-timestamp <t>]`: what redis-check-aof does with the
+/// same flags; 0 when the files are valid (or were fixed or cut), 1 otherwise.
+let checkUntil (path: string) (fix: bool) (yes: bool) (truncateTo: int64 voption) (stdin: TextReader) (stdout: Stream) : int =
     let out = Output stdout
-    let run = Run(out, stdin, fix, yes)
+    let run = Run(out, stdin, fix, yes, truncateTo)
 
     try
         try
@@ -266,6 +308,10 @@ let check (path: string) (fix: bool) (yes: bool) (stdin: TextReader) (stdout: St
     finally
         out.Flush()
 
+/// `aof check <path> [--fix] [--yes]` (see checkUntil).
+let check (path: string) (fix: bool) (yes: bool) (stdin: TextReader) (stdout: Stream) : int =
+    checkUntil path fix yes ValueNone stdin stdout
+
 /// The whole command line; what `main` runs, callable in-process by tests.
 let private parser = lazy (ArgumentParser.Create<Args>(programName = "aof"))
 
@@ -276,7 +322,25 @@ let run (argv: string[]) (stdin: TextReader) (stdout: Stream) : int =
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
 
         match results.TryGetSubCommand() with
-        | Some(Args.Check c) -> check (c.GetResult CheckArgs.Path) (c.Contains CheckArgs.Fix) (c.Contains CheckArgs.Yes) stdin stdout
+        | Some(Args.Check c) ->
+            let say (text: string) =
+                let b = Encoding.UTF8.GetBytes(text + "\n")
+                stdout.Write(b, 0, b.Length)
+                stdout.Flush()
+
+            match c.TryGetResult CheckArgs.Truncate_To_Timestamp with
+            | Some _ when c.Contains CheckArgs.Fix ->
+                // One or the other, as redis-check-aof's usage says.
+                say "Usage: aof check [--fix [--yes] | --truncate-to-timestamp <timestamp>] <file.manifest|file.aof>"
+                1
+            | Some text ->
+                match parseTimestamp text with
+                | ValueNone ->
+                    say "Invalid timestamp, aborting..."
+                    1
+                | ValueSome 0L -> check (c.GetResult CheckArgs.Path) false false stdin stdout
+                | ValueSome ts -> checkUntil (c.GetResult CheckArgs.Path) false false (ValueSome ts) stdin stdout
+            | None -> check (c.GetResult CheckArgs.Path) (c.Contains CheckArgs.Fix) (c.Contains CheckArgs.Yes) stdin stdout
         | None ->
             let b = Encoding.UTF8.GetBytes(parser.PrintUsage() + "\n")
             stdout.Write(b, 0, b.Length)

@@ -135,6 +135,54 @@ type Agreement(output: ITestOutputHelper) =
             output.WriteLine(sprintf "%d of 100 files were refused by aof's stricter reader alone" stricter)
 
     [<Fact>]
+    member _.``property: --truncate-to-timestamp agrees on single files and multi-part AOFs``() =
+        if requireRedis output then
+            // Times from a small range, so targets fall before, between and after them; now and then an
+            // annotation that is not a time, or not a #TS: at all.
+            let stamp =
+                Gen.frequency
+                    [ 8, Gen.choose (1, 9) |> Gen.map (fun t -> bytes (sprintf "#TS:%d\r\n" (t * 100)))
+                      1,
+                      Gen.elements
+                          [ bytes "#TS:\r\n"; bytes "#TS:12x\r\n"; bytes "#TS: +300\r\n"; bytes "#TS:400\n"
+                            bytes "#other\r\n"; bytes "#TS:99999999999999999999\r\n" ] ]
+
+            let file =
+                Gen.choose (0, 8)
+                |> Gen.bind (fun n -> Gen.listOfLength n (Gen.frequency [ 4, Gens.plainCommand; 1, Gens.transactionPiece; 3, stamp ]))
+                |> Gen.map Array.concat
+
+            let target =
+                Gen.frequency
+                    [ 8, Gen.choose (0, 10) |> Gen.map (fun t -> string (t * 100 + 50))
+                      1, Gen.elements [ "0"; "-1"; "100"; "abc"; ""; " 250"; "12x"; "99999999999999999999" ] ]
+
+            let arb =
+                Arb.fromGen (
+                    gen {
+                        let! files = Gen.choose (1, 4) |> Gen.bind (fun n -> Gen.listOfLength n file)
+                        let! damage = Gen.frequency [ 4, Gen.constant Intact; 1, Damage.gen Gens.garbage ]
+                        let! multi = Gen.elements [ true; false ]
+                        let! target = target
+                        return files, damage, multi, target
+                    }
+                )
+
+            law 150 arb (fun (files, damage, multi, target) ->
+                let flags = [ "--truncate-to-timestamp"; target ]
+
+                if multi then
+                    let damaged = files |> List.mapi (fun i f -> if i = files.Length - 1 then Damage.apply damage f else f)
+                    let name, all = multiPart (Some(List.head damaged)) (List.tail damaged)
+                    agree all name flags "" |> count
+                else
+                    agree [ single, Damage.apply damage (List.head files) ] single flags "" |> count
+
+                true)
+
+            report "truncated to a timestamp"
+
+    [<Fact>]
     member _.``manifest errors agree, log prefix aside``() =
         if requireRedis output then
             let ping = cmd [ "PING" ]

@@ -268,3 +268,49 @@ let ``dirname is POSIX's`` () =
     Assert.Equal("/", Program.dirname "/m")
     Assert.Equal("a", Program.dirname "a//m")
     Assert.Equal("/", Program.dirname "/")
+
+[<Fact>]
+let ``#TS: annotations and --truncate-to-timestamp's argument read as redis-check-aof 7.0.15 reads them`` () =
+    let time (s: string) = Checker.timestampOf (ReadOnlySpan(Text.Encoding.ASCII.GetBytes s))
+    Assert.Equal(ValueSome 1000L, time "#TS:1000\r\n")
+    Assert.Equal(ValueSome 0L, time "#TS:\r\n")
+    Assert.Equal(ValueSome 300L, time "#TS: +300\r\n")
+    Assert.Equal(ValueSome -5L, time "#TS:-5\r\n")
+    Assert.Equal(ValueSome 2000L, time "#TS:2000\rX\n")
+    Assert.Equal(ValueNone, time "#TS:2000x\r\n")
+    Assert.Equal(ValueNone, time "#TS:1000\n")
+    Assert.Equal(ValueNone, time "#TS:99999999999999999999\r\n")
+    Assert.Equal(ValueSome 0L, Aof.Cli.Program.parseTimestamp "")
+    Assert.Equal(ValueSome 5L, Aof.Cli.Program.parseTimestamp " 5")
+    Assert.Equal(ValueSome -5L, Aof.Cli.Program.parseTimestamp "-5")
+    Assert.Equal(ValueNone, Aof.Cli.Program.parseTimestamp "12x")
+    Assert.Equal(ValueNone, Aof.Cli.Program.parseTimestamp "-")
+    Assert.Equal(ValueNone, Aof.Cli.Program.parseTimestamp "99999999999999999999")
+
+[<Fact>]
+let ``reading stops at the first #TS: later than the target, inside a MULTI too`` () =
+    let file =
+        Array.concat
+            [ Text.Encoding.ASCII.GetBytes "#TS:1000\r\n"
+              cmd [ "MULTI" ]
+              cmd [ "SET"; "a"; "1" ]
+              Text.Encoding.ASCII.GetBytes "#TS:2000\r\n"
+              cmd [ "SET"; "b"; "2" ]
+              cmd [ "EXEC" ] ]
+
+    let cutAt (limit: int64) = (Checker.analyseUntil (ArraySource file) Carry.Start "aof" (ValueSome limit)).Cut
+    let secondStamp = 10 + (cmd [ "MULTI" ]).Length + (cmd [ "SET"; "a"; "1" ]).Length
+    Assert.Equal(ValueSome 0L, cutAt 999L)
+    Assert.Equal(ValueSome(int64 secondStamp), cutAt 1000L)
+    Assert.Equal(ValueSome(int64 secondStamp), cutAt 1999L)
+    Assert.Equal(ValueNone, cutAt 2000L)
+    Assert.True((Checker.analyseUntil (ArraySource file) Carry.Start "aof" (ValueSome 2000L)).Valid)
+
+[<Fact>]
+let ``--truncate-to-timestamp goes without --fix, and its argument must be a number`` () =
+    let code, text = runOurs [ "check"; "--fix"; "--truncate-to-timestamp"; "5"; "appendonly.aof" ] ""
+    Assert.Equal(1, code)
+    Assert.StartsWith("Usage: aof check [--fix [--yes] | --truncate-to-timestamp <timestamp>]", text)
+    let code, text = runOurs [ "check"; "--truncate-to-timestamp"; "12x"; "appendonly.aof" ] ""
+    Assert.Equal(1, code)
+    Assert.Equal("Invalid timestamp, aborting...\n", text)

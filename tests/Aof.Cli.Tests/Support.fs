@@ -197,7 +197,8 @@ let private logPrefix =
     Regex(@"(?m)^\d+:C \d\d \w{3} \d{4} \d\d:\d\d:\d\d\.\d{3} # ", RegexOptions.Compiled)
 
 let normalise (dir: string) (text: string) =
-    logPrefix.Replace(text, "<pid>:C <time> # ").Replace(dir, "<dir>")
+    // The one line that names the tool to run again names ours.
+    logPrefix.Replace(text, "<pid>:C <time> # ").Replace(dir, "<dir>").Replace("Then re-run redis-check-aof.", "Then re-run aof check.")
 
 let okUpTo (text: string) =
     Regex.Matches(text, @"ok_up_to=(\d+),") |> Seq.map (fun m -> int64 m.Groups[1].Value) |> Seq.toList
