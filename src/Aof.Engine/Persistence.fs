@@ -192,6 +192,8 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                     logGeneration <- logGeneration + 1
                     layout <- Some switched
                     openLog incr
+                    // Automatic rewrites measure growth from this base, not from the files before it.
+                    rewriteBaseSize <- snd (sizes ())
                     log.Notice "AOF enabled: the dataset was written as a new base"
                     Ok()
                 | Error reason ->

@@ -378,6 +378,32 @@ let ``automatic rewrites that keep failing stop after the third and BGREWRITEAOF
     Assert.Contains("aof_rewrites:4", info s c)
     s.Stop()
 
+[<Fact>]
+let ``turning the log on makes its base the size automatic rewrites grow from`` () =
+    use scratch = new AofSupport.Scratch "rw"
+    let dir = scratch.Path
+    let s = start dir EngineHooks.Default [ "--appendonly"; "no"; "--auto-aof-rewrite-percentage"; "100"; "--auto-aof-rewrite-min-size"; "1mb"; "--hz"; "50" ]
+    let c = session s
+
+    for i in 1..3000 do
+        call s c [ "SET"; sprintf "k%d" i; String('y', 500) ] |> ignore
+
+    Assert.Equal(Reply.Simple "OK", call s c [ "CONFIG"; "SET"; "appendonly"; "yes" ])
+    Assert.Contains("aof_rewrites:1", info s c)
+    // 25 ticks of the timer at least: measured from nothing, the 1.5 MB base would be endless growth.
+    let sw = Stopwatch.StartNew()
+
+    while sw.ElapsedMilliseconds < 500L do
+        Assert.Contains("aof_rewrites:1", info s c)
+        Thread.Sleep 10
+
+    // Doubling it is growth of 100%: the timer is alive and measures from the base.
+    for i in 1..3000 do
+        call s c [ "SET"; sprintf "k%d" i; String('z', 520) ] |> ignore
+
+    eventually "an automatic rewrite" (fun () -> (info s c).Contains "aof_rewrites:2" && rewriteDone s c)
+    s.Stop()
+
 type RealRedis(output: ITestOutputHelper) =
     [<Fact>]
     member _.``a rewritten directory loads in the real redis-server with the same digest``() =
