@@ -99,16 +99,20 @@ module AofLoad =
                         | ValueSome n when n >= 0L && n < int64 (Keyspace.databases ks) -> db <- int n
                         | _ -> fatal <- Some(sprintf "Bad file format reading the append only file %s: invalid SELECT at offset %d" (Path.GetFileName path) at)
                     elif Bytes.eqLower "multi" name then
-                        inTx <- true
-                        txStart <- at
-                        tx <- []
-                    elif inTx && Bytes.eqLower "exec" name then
-                        inTx <- false
+                        // A MULTI inside an open one changes nothing, as in Redis's loader: what was queued stays.
+                        if not inTx then
+                            inTx <- true
+                            txStart <- at
+                            tx <- []
+                    elif Bytes.eqLower "exec" name then
+                        // An EXEC with no MULTI does nothing in Redis's loader either.
+                        if inTx then
+                            inTx <- false
 
-                        for e in List.rev tx do
-                            fold.Add e
+                            for e in List.rev tx do
+                                fold.Add e
 
-                        tx <- []
+                            tx <- []
                     else
                         match Event.ofArgs db args with
                         | Ok e -> add e
@@ -184,7 +188,8 @@ module AofLoad =
                 let sw = Stopwatch.StartNew()
 
                 if not (File.Exists path) then
-                    go (i + 1) rest ks
+                    // A file the manifest names and the disk lacks is data gone: the start stops, as Redis's does.
+                    Error(sprintf "Unable to obtain the AOF file %s length. stat: No such file or directory" f.Name)
                 elif (FileInfo path).Length >= 5L && (using (File.OpenRead path) (fun s -> let b = Array.zeroCreate 5 in s.ReadExactly(b, 0, 5); b)) = "REDIS"B then
                     Error(sprintf "The AOF base file %s starts with an RDB preamble, which this server cannot read yet: rewrite it with aof-use-rdb-preamble no in Redis first" f.Name)
                 else

@@ -256,6 +256,37 @@ let ``garbage in the middle of the log is fatal, with its offset, even with aof-
                 deleteDir dir
 
 [<Fact>]
+let ``a file the manifest names but the disk lacks stops the start, as in redis-server 7.0.15`` () =
+    let incr = encode [ [ "SET"; "a"; "1" ] ]
+
+    for (missing, present) in [ baseName 1, (incrName 1, incr); incrName 1, (baseName 1, incr) ] do
+        let dir = layout standardManifest [ present ]
+
+        try
+            for yes in [ true; false ] do
+                let e = expectError dir (truncatedFlag yes)
+                Assert.Equal(sprintf "Unable to obtain the AOF file %s length. stat: No such file or directory" missing, e)
+                Assert.False(File.Exists(Path.Combine(aofDir dir, missing)), "the start made up the missing file")
+        finally
+            deleteDir dir
+
+[<Fact>]
+let ``a MULTI inside an open one and an EXEC with none load as in redis-server 7.0.15`` () =
+    // Redis's loader gave a, b and c for the first file and a, b for the second.
+    let nested = encode [ [ "MULTI" ]; [ "SET"; "a"; "1" ]; [ "MULTI" ]; [ "SET"; "b"; "2" ]; [ "EXEC" ]; [ "SET"; "c"; "3" ] ]
+    let stray = encode [ [ "SET"; "a"; "1" ]; [ "EXEC" ]; [ "SET"; "b"; "2" ] ]
+
+    for (incr, keys) in [ nested, [ "a"; "b"; "c" ]; stray, [ "a"; "b" ] ] do
+        let dir = layout standardManifest [ baseName 1, [||]; incrName 1, incr ]
+
+        try
+            match load dir [] with
+            | Error e -> failwith e
+            | Ok state -> Assert.Equal<string list>(keys, state[0] |> Map.toList |> List.map fst |> List.sort)
+        finally
+            deleteDir dir
+
+[<Fact>]
 let ``a MULTI left open at the end counts as a torn tail`` () =
     let whole = encode [ [ "SET"; "a"; "1" ] ]
     let openTx = encode [ [ "MULTI" ]; [ "SET"; "b"; "2" ]; [ "INCR"; "n" ] ]
