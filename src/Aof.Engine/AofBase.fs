@@ -77,7 +77,7 @@ module AofBase =
     /// the final sync never has a whole base to flush at once. `step` is told "base-half-written" after the
     /// first chunk (a test hook). The file is written past the page cache where the file system allows it
     /// (see DirectFile), through it otherwise.
-    let writeTemp (temp: string) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
+    let writeTemp (temp: string) (stamp: int64 voption) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : unit =
         use out =
             match DirectFile.TryCreate temp with
             | Some file -> direct file
@@ -87,6 +87,8 @@ module AofBase =
         // per rewrite went to the large-object heap, whose allocations count towards starting full
         // collections. A small chunk also stays in the writer's own cache.
         let buffer = ArrayBufferWriter<byte>(chunkBytes + 16 * 1024)
+        // With aof-timestamp-enabled, Redis starts a base with the time it was taken.
+        stamp |> ValueOption.iter (AofFormat.writeTimestamp buffer)
         let mutable db = -1
         let mutable chunks = 0
         let mutable keys = 0
@@ -126,11 +128,11 @@ module AofBase =
 
     /// Writes the events `produce` hands out as an AOF file at `path`, durably: a temporary, fsync, rename,
     /// fsync of the directory.
-    let writeFile (path: string) (produce: IProjection -> unit) : unit =
+    let writeFile (path: string) (stamp: int64 voption) (produce: IProjection -> unit) : unit =
         let temp = tempPath (Path.GetDirectoryName path) ""
 
         try
-            writeTemp temp produce true ignore
+            writeTemp temp stamp produce true ignore
             commit temp path ignore
         with _ ->
             // A full disk must not stay full of a base that will never be used.
@@ -139,7 +141,7 @@ module AofBase =
 
     /// Makes the events `produce` hands out the new base, with a fresh incr after it; returns the new layout
     /// and the incr's path.
-    let switchTo (log: Log) (layout: AofLayout) (produce: IProjection -> unit) : AofLayout * string =
+    let switchTo (log: Log) (layout: AofLayout) (stamp: int64 voption) (produce: IProjection -> unit) : AofLayout * string =
         Directory.CreateDirectory layout.Dir |> ignore
         let m = layout.Manifest
         let baseSeq = 1L + (m.Base |> Option.map (fun b -> b.Seq) |> Option.defaultValue 0L)
@@ -157,7 +159,7 @@ module AofBase =
                       Incrs = [ incrInfo ] } }
 
         try
-            writeFile (AofLayout.filePath layout baseInfo.Name) produce
+            writeFile (AofLayout.filePath layout baseInfo.Name) stamp produce
             File.WriteAllBytes(AofLayout.filePath layout incrInfo.Name, [||])
             AofLayout.persist switched
         with _ ->

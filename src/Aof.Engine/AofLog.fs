@@ -417,6 +417,11 @@ type AofLog(sink: IFileSink, initialPolicy: SyncPolicy, timestamps: bool, log: L
             this.Commit appended
             release ()
 
+    /// The second of the last `#TS:` annotation written (aof-timestamp-enabled): a new file carries it on.
+    member _.LastTimestamp
+        with get () = lastTimestamp
+        and set (seconds: int64) = lastTimestamp <- seconds
+
     /// The logical end of everything appended so far: a batch that read the state commits up to here, so
     /// no reply shows a write (anyone's) before that write is as durable as the policy promises.
     member _.Appended = appended

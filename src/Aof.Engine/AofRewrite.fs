@@ -54,9 +54,9 @@ module AofRewrite =
 
     /// Step 3, first half: the new base, written from the snapshot's events to a temporary of the
     /// rewrite's own, and synced; `step` is the test hook. Returns the temporary's path.
-    let writeBase (layout: AofLayout) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : string =
+    let writeBase (layout: AofLayout) (stamp: int64 voption) (produce: IProjection -> unit) (incrementalSync: bool) (step: string -> unit) : string =
         let temp = AofBase.tempPath layout.Dir "bg-"
-        AofBase.writeTemp temp produce incrementalSync step
+        AofBase.writeTemp temp stamp produce incrementalSync step
         temp
 
     /// Step 3, second half: the temporary renamed to the next base name. Only while the rewrite is still

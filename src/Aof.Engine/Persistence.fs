@@ -61,6 +61,9 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
     let openLog (path: string) =
         let l = new AofLog(hooks.OpenSink path, policyOf settings, settings.AofTimestampEnabled, log, hooks.Exit)
+        // One clock for the annotations across files, as Redis keeps one: an incr opened in the second of
+        // the last annotation starts without one.
+        aof |> Option.iter (fun previous -> l.LastTimestamp <- previous.LastTimestamp)
         l.RoundBell <- roundBell
         aof <- Some l
 
@@ -86,6 +89,9 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
         | _ -> 0L, 0L
 
     let nowMs () = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()
+
+    /// The `#TS:` a new base starts with (aof-timestamp-enabled): the time its snapshot was taken.
+    let stampAt (s: Settings) (ms: int64) = if s.AofTimestampEnabled then ValueSome(ms / 1000L) else ValueNone
 
     /// Whether an automatic rewrite must wait now (see AofRewrite.limit).
     let rewriteLimited (now: int64) =
@@ -177,7 +183,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                     | Error e -> Error e
                     | Ok l ->
                         try
-                            Ok(AofBase.switchTo log l (Rewrite.iterTo now (snapshot ())))
+                            Ok(AofBase.switchTo log l (stampAt next now) (Rewrite.iterTo now (snapshot ())))
                         with e ->
                             Error(sprintf "Write error writing append only file on disk: %s" (FileSink.reasonOf e))
 
@@ -273,7 +279,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                     // The event loop and the clients come first: the base is written with whatever CPU they leave.
                     let temp =
                         Background.run "aof-rewrite-base" (fun () ->
-                            AofRewrite.writeBase opened (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
+                            AofRewrite.writeBase opened (stampAt settings now) (Rewrite.iterTo now ks) settings.AofRewriteIncrementalFsync hooks.RewriteStep)
 
                     lock manifestLock (fun () ->
                         match layout with
@@ -336,7 +342,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
 
                     try
                         lock manifestLock (fun () ->
-                            let switched, _ = AofBase.switchTo log l (Rewrite.iterTo started (snapshot ()))
+                            let switched, _ = AofBase.switchTo log l (stampAt settings started) (Rewrite.iterTo started (snapshot ()))
                             layout <- Some switched)
 
                         lastRewriteOk <- true

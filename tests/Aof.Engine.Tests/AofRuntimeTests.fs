@@ -236,6 +236,59 @@ let ``aof-timestamp-enabled writes TS annotations that load fine`` () =
                 again.Stop())
 
 [<Fact>]
+let ``with aof-timestamp-enabled a rewritten base starts with its time and the annotations keep one clock`` () =
+    withDir "ts-rewrite" (fun dir ->
+        let s = openServer dir [ "--aof-timestamp-enabled"; "yes"; "--enable-debug-command"; "yes" ]
+        let c = connect s
+        populate s c
+        let before = DateTimeOffset.UtcNow.ToUnixTimeSeconds()
+        let stampsOf (path: string) =
+            (Bytes.toString (File.ReadAllBytes path)).Split("\r\n") |> Array.filter (fun l -> l.StartsWith "#TS:") |> Array.map (fun l -> Int64.Parse(l.Substring 4))
+
+        let lastBefore = Array.last (stampsOf (incrPath dir))
+        Assert.Equal(Reply.Simple "Background append only file rewriting started", call s c [ "BGREWRITEAOF" ])
+        eventually "the rewrite to finish" 20000 (fun () -> infoField s c "persistence" "aof_rewrite_in_progress" = "0")
+        call s c [ "SET"; "after"; "rewrite" ] |> ignore
+        let d = digest s c
+        s.Stop()
+        let after = DateTimeOffset.UtcNow.ToUnixTimeSeconds()
+
+        // As redis-server 7.0.15 writes it: the base opens with "#TS:<the rewrite's second>".
+        let m = manifest dir
+        let baseText = Bytes.toString (File.ReadAllBytes(Path.Combine(aofDir dir, m.Base.Value.Name)))
+        Assert.StartsWith("#TS:", baseText)
+        Assert.InRange(Array.head (stampsOf (Path.Combine(aofDir dir, m.Base.Value.Name))), before, after)
+        // The new incr writes an annotation only once the second has moved on from the last one written.
+        let incrText = Bytes.toString (File.ReadAllBytes(incrPath dir))
+        if incrText.StartsWith "#TS:" then Assert.True(Array.head (stampsOf (incrPath dir)) > lastBefore)
+        else Assert.StartsWith("*", incrText)
+        let again = openServer dir [ "--enable-debug-command"; "yes" ]
+
+        try
+            Assert.Equal(d, digest again (connect again))
+        finally
+            again.Stop())
+
+[<Fact>]
+let ``a new log file carries the second of the last annotation on`` () =
+    withDir "ts-carry" (fun dir ->
+        let path = Path.Combine(dir, "log.aof")
+        let now = DateTimeOffset.UtcNow.ToUnixTimeSeconds()
+
+        let written (carried: int64) =
+            let l = new AofLog(FileSink.openAppend path, SyncPolicy.No, true, Log.Console, ignore)
+            l.LastTimestamp <- carried
+            l.Append [ { Db = 0; Op = Op.Set("k"B, "v"B, TtlChange.Keep) } ] |> ignore
+            (l :> IDisposable).Dispose()
+            let text = Bytes.toString (File.ReadAllBytes path)
+            File.Delete path
+            text
+
+        // Carried from a file that annotated a later second: nothing to add yet.
+        Assert.StartsWith("*", written (now + 3600L))
+        Assert.StartsWith("#TS:", written 0L))
+
+[<Fact>]
 let ``a legacy appendonly.aof is loaded and moved into the AOF directory as the base`` () =
     withDir "legacy" (fun dir ->
         let legacy =
