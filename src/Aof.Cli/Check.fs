@@ -142,9 +142,9 @@ module internal RedisReading =
     let private isSpace (b: byte) = b = ' 'B || (b >= 9uy && b <= 13uy)
     let private isDigit (b: byte) = b >= '0'B && b <= '9'B
 
-    /// strtol(base 10) over a NUL-terminated buffer from `i0`: the value (clamped on overflow) and where it
-    /// stopped (`i0` when there were no digits).
-    let strtol (buf: byte[]) (i0: int) : struct (int64 * int) =
+    /// strtol(base 10) over a NUL-terminated buffer from `i0`: the value (clamped on overflow), where it
+    /// stopped (`i0` when there were no digits) and whether it overflowed (strtol's ERANGE).
+    let strtol (buf: byte[]) (i0: int) : struct (int64 * int * bool) =
         let mutable i = i0
 
         while isSpace buf[i] do
@@ -163,10 +163,10 @@ module internal RedisReading =
             else magnitude <- magnitude * 10UL + d
             i <- i + 1
 
-        if i = digits then struct (0L, i0)
-        elif overflow then struct ((if negative then Int64.MinValue else Int64.MaxValue), i)
-        elif negative then struct ((if magnitude = limit then Int64.MinValue else -(int64 magnitude)), i)
-        else struct (int64 magnitude, i)
+        if i = digits then struct (0L, i0, false)
+        elif overflow then struct ((if negative then Int64.MinValue else Int64.MaxValue), i, true)
+        elif negative then struct ((if magnitude = limit then Int64.MinValue else -(int64 magnitude)), i, false)
+        else struct (int64 magnitude, i, false)
 
     let private fail (st: Reading) (f: CheckFailure) =
         st.Error <- Some { Offset = st.Epos; Failure = f }
@@ -193,7 +193,7 @@ module internal RedisReading =
                 fail st (CheckFailure.ExpectedPrefix(prefix, buf[0]))
                 ValueNone
             else
-                let struct (value, stop) = strtol buf 1
+                let struct (value, stop, _) = strtol buf 1
 
                 if buf[stop] = '\r'B && buf[stop + 1] = '\n'B then
                     st.Line <- st.Line + 1L
@@ -292,13 +292,8 @@ module Check =
         // NUL-terminated, as strtol reads it, with room for the two bytes looked at after the number.
         let buf = Array.zeroCreate<byte> (line.Length + 2)
         line.CopyTo(Span buf)
-        let struct (value, stop) = RedisReading.strtol buf 4
-        // strtol clamps an overflow (and sets ERANGE): only a number that fits is a time.
-        let fits =
-            stop = 4
-            || fst (Int64.TryParse(ReadOnlySpan(buf, 4, stop - 4), Globalization.NumberStyles.AllowLeadingWhite ||| Globalization.NumberStyles.AllowLeadingSign, Globalization.CultureInfo.InvariantCulture))
-
-        if not fits || buf[stop] <> '\r'B then ValueNone else ValueSome value
+        let struct (value, stop, overflow) = RedisReading.strtol buf 4
+        if overflow || buf[stop] <> '\r'B then ValueNone else ValueSome value
 
     /// Checks one AOF file as redis-check-aof 7.0 does. `firstLine` is its line counter so far (1 for the
     /// first file); `path` is how the file is named in MULTI/EXEC errors. The commands themselves are read by

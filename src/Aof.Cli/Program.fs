@@ -93,14 +93,8 @@ type private Verdict =
 /// no truncation, as in Redis.
 let parseTimestamp (text: string) : int64 voption =
     let bytes = Array.append (Encoding.UTF8.GetBytes text) [| 0uy |]
-    let struct (value, stop) = RedisReading.strtol bytes 0
-    let digits = stop > 0 && bytes[stop - 1] >= '0'B && bytes[stop - 1] <= '9'B
-
-    let fits =
-        not digits
-        || fst (Int64.TryParse(text.AsSpan(0, stop), NumberStyles.AllowLeadingWhite ||| NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture))
-
-    if fits && bytes[stop] = 0uy then ValueSome value else ValueNone
+    let struct (value, stop, overflow) = RedisReading.strtol bytes 0
+    if not overflow && bytes[stop] = 0uy then ValueSome value else ValueNone
 
 type private Run(out: Output, stdin: TextReader, fix: bool, yes: bool, truncateTo: int64 voption) =
     /// redis-check-aof's line counter (and more) runs on across the files of a multi-part AOF.
@@ -321,30 +315,26 @@ let run (argv: string[]) (stdin: TextReader) (stdout: Stream) : int =
     try
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
 
+        let say (text: string) =
+            let b = Encoding.UTF8.GetBytes(text + "\n")
+            stdout.Write(b, 0, b.Length)
+            stdout.Flush()
+            1
+
         match results.TryGetSubCommand() with
         | Some(Args.Check c) ->
-            let say (text: string) =
-                let b = Encoding.UTF8.GetBytes(text + "\n")
-                stdout.Write(b, 0, b.Length)
-                stdout.Flush()
+            let path = c.GetResult CheckArgs.Path
 
             match c.TryGetResult CheckArgs.Truncate_To_Timestamp with
+            // One or the other, as redis-check-aof's usage says.
             | Some _ when c.Contains CheckArgs.Fix ->
-                // One or the other, as redis-check-aof's usage says.
                 say "Usage: aof check [--fix [--yes] | --truncate-to-timestamp <timestamp>] <file.manifest|file.aof>"
-                1
             | Some text ->
                 match parseTimestamp text with
-                | ValueNone ->
-                    say "Invalid timestamp, aborting..."
-                    1
-                | ValueSome 0L -> check (c.GetResult CheckArgs.Path) false false stdin stdout
-                | ValueSome ts -> checkUntil (c.GetResult CheckArgs.Path) false false (ValueSome ts) stdin stdout
-            | None -> check (c.GetResult CheckArgs.Path) (c.Contains CheckArgs.Fix) (c.Contains CheckArgs.Yes) stdin stdout
-        | None ->
-            let b = Encoding.UTF8.GetBytes(parser.PrintUsage() + "\n")
-            stdout.Write(b, 0, b.Length)
-            1
+                | ValueNone -> say "Invalid timestamp, aborting..."
+                | ValueSome ts -> checkUntil path false false (if ts = 0L then ValueNone else ValueSome ts) stdin stdout
+            | None -> check path (c.Contains CheckArgs.Fix) (c.Contains CheckArgs.Yes) stdin stdout
+        | None -> say (parser.PrintUsage())
     with :? ArguParseException as e ->
         let b = Encoding.UTF8.GetBytes(e.Message + "\n")
         stdout.Write(b, 0, b.Length)
