@@ -93,6 +93,13 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
     /// The `#TS:` a new base starts with (aof-timestamp-enabled): the time its snapshot was taken.
     let stampAt (s: Settings) (ms: int64) = if s.AofTimestampEnabled then ValueSome(ms / 1000L) else ValueNone
 
+    /// A rewrite's outcome as INFO reports it (aof_last_bgrewrite_status, the failures in a row). Any
+    /// outcome clears the wait decided after the last failure: a new failure decides a longer one.
+    let recordRewrite (ok: bool) =
+        lastRewriteOk <- ok
+        consecutiveFailures <- if ok then 0L else consecutiveFailures + 1L
+        limitedUntilMs <- 0L
+
     /// Whether an automatic rewrite must wait now (see AofRewrite.limit).
     let rewriteLimited (now: int64) =
         match AofRewrite.limit consecutiveFailures limitedUntilMs now with
@@ -191,8 +198,7 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                 | Ok(switched, incr) ->
                     // Redis turns the log on with a rewrite, and counts it as one.
                     rewrites <- rewrites + 1L
-                    lastRewriteOk <- true
-                    consecutiveFailures <- 0L
+                    recordRewrite true
                     lastRewriteSec <- (nowMs () - now) / 1000L
                     settings <- next
                     logGeneration <- logGeneration + 1
@@ -314,17 +320,13 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                         try
                             match outcome with
                             | Ok true ->
-                                lastRewriteOk <- true
-                                consecutiveFailures <- 0L
-                                limitedUntilMs <- 0L
+                                recordRewrite true
                                 rewriteBaseSize <- snd (sizes ())
                                 log.Notice "Background AOF rewrite finished successfully"
                             | Ok false -> ()
                             | Error reason ->
                                 log.Warning(sprintf "Background AOF rewrite terminated with error: %s" reason)
-                                lastRewriteOk <- false
-                                consecutiveFailures <- consecutiveFailures + 1L
-                                limitedUntilMs <- 0L
+                                recordRewrite false
                         finally
                             lastRewriteSec <- (nowMs () - rewriteStartMs) / 1000L
                             rewriting <- false
@@ -345,14 +347,12 @@ type Persistence(initial: Settings, log: Log, hooks: EngineHooks, runLocked: (un
                             let switched, _ = AofBase.switchTo log l (stampAt settings started) (Rewrite.iterTo started (snapshot ()))
                             layout <- Some switched)
 
-                        lastRewriteOk <- true
-                        consecutiveFailures <- 0L
+                        recordRewrite true
                         log.Notice "Background AOF rewrite finished successfully"
                     with e ->
                         // Reported as Redis reports its child's failure: the reply has said it started.
                         log.Warning(sprintf "Background AOF rewrite terminated with error: %s" (FileSink.reasonOf e))
-                        lastRewriteOk <- false
-                        consecutiveFailures <- consecutiveFailures + 1L
+                        recordRewrite false
 
                     lastRewriteSec <- (nowMs () - started) / 1000L
                     Ok()
